@@ -1,0 +1,109 @@
+import { awscdk, javascript, TextFile } from 'projen';
+
+/** jsii 6 prints an end-of-life banner on Node 20; the project supports Node 20 on purpose. */
+const QUIET_JSII = { JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION: '20' };
+
+const project = new awscdk.AwsCdkConstructLibrary({
+  author: 'OPA Lambda Extension Authors',
+  authorAddress: 'maintainers@example.com',
+  cdkVersion: '2.170.0',
+  jsiiVersion: '~6.0.0',
+  name: 'opa-lambda-extension',
+  description: 'Open Policy Agent as an AWS Lambda extension: a CDK construct that ships a layer evaluating Rego (compiled to WebAssembly) beside your function.',
+  keywords: ['cdk', 'opa', 'open-policy-agent', 'lambda', 'lambda-extension', 'rego', 'authorization'],
+  packageManager: javascript.NodePackageManager.NPM,
+  projenrcTs: true,
+  repositoryUrl: 'https://github.com/example/opa-lambda-extension',
+  defaultReleaseBranch: 'main',
+  github: false,
+  release: false,
+  minNodeVersion: '20.16.0',
+
+  devDeps: [
+    '@types/node@^20',
+    // Runtime dependencies of the extension: esbuild inlines them into lib/runtime, so the
+    // published package does not depend on them.
+    '@open-policy-agent/opa-wasm@^1.10.0',
+    'tar@^7.5.0',
+    'yaml@^2.9.0',
+    'esbuild@^0.28.0',
+    // Test-only: the official OPA SDK as an independent client, and wabt for hand-written
+    // Wasm ABI modules (a trap, the older call path) that `opa build` cannot produce.
+    '@open-policy-agent/opa@^2.0.0',
+    'wabt@^1.0.39',
+  ],
+
+  jestOptions: {
+    updateSnapshot: javascript.UpdateSnapshot.NEVER,
+    jestConfig: {
+      testMatch: ['<rootDir>/test/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/support/global-setup.ts',
+      testTimeout: 60_000,
+      maxWorkers: 2,
+      collectCoverage: false,
+    },
+  },
+  tsconfigDev: undefined,
+});
+
+// The extension program and the emulator are plain TypeScript outside jsii. Each folder has its own
+// type-check-only tsconfig (eslint's project service finds them too).
+for (const dir of ['runtime', 'emulator', 'examples']) {
+  new javascript.TypescriptConfig(project, {
+    fileName: `${dir}/tsconfig.json`,
+    extends: javascript.TypescriptConfigExtends.fromPaths(['../tsconfig.json']),
+    compilerOptions: { rootDir: '..', noEmit: true },
+    include: ['**/*.ts'],
+  });
+  project.eslint?.addLintPattern(dir);
+  project.addPackageIgnore(`/${dir}/`);
+}
+
+// The OPA CLI, pinned, installed by the project itself into .tools/bin (tests and the demo compile
+// Rego with it; benchmarks use it as the reference server).
+project.gitignore.addPatterns('/.tools/', '/examples/cdk.out/', '/examples/policy/bundle.tar.gz', '/bench/out/');
+const opaInstall = project.addTask('opa:install', {
+  description: 'Install the pinned OPA CLI into .tools/bin (reused when already there)',
+  exec: 'bash scripts/install-opa.sh',
+});
+
+// The runtime bundle is the layer template: lib/runtime/extensions/opa (launcher) and
+// lib/runtime/opa-extension/index.js (every dependency inlined). Users need neither esbuild nor
+// Docker at synth.
+const bundleRuntime = project.addTask('bundle:runtime', {
+  description: 'Bundle the extension runtime and its launcher into lib/runtime',
+  steps: [
+    {
+      exec: 'esbuild runtime/src/main.ts --bundle --platform=node --target=node20 --minify --keep-names '
+        + '--legal-comments=none --outfile=lib/runtime/opa-extension/index.js',
+    },
+    { exec: 'mkdir -p lib/runtime/extensions && cp runtime/launcher/opa lib/runtime/extensions/opa && chmod 755 lib/runtime/extensions/opa' },
+  ],
+});
+project.postCompileTask.spawn(bundleRuntime);
+
+const typecheck = project.addTask('typecheck', {
+  description: 'Type-check the runtime, the emulator, the examples and the tests (ts-jest only transpiles)',
+  steps: ['runtime', 'emulator', 'examples', 'test'].map((dir) => ({ exec: `tsc -p ${dir}/tsconfig.json --noEmit` })),
+});
+
+project.testTask.prependSpawn(typecheck);
+project.testTask.prependSpawn(bundleRuntime);
+project.testTask.prependSpawn(opaInstall);
+
+project.addTask('demo', {
+  description: 'Synthesize the example app, run its layer under the local Lambda emulator and print real decisions',
+  steps: [
+    { spawn: opaInstall.name },
+    { spawn: bundleRuntime.name },
+    { exec: 'ts-node --project examples/tsconfig.json examples/demo.ts' },
+  ],
+});
+
+for (const task of [project.compileTask, project.testTask, project.postCompileTask, project.packageTask]) {
+  for (const [k, v] of Object.entries(QUIET_JSII)) task.env(k, v);
+}
+
+new TextFile(project, '.nvmrc', { lines: ['20'] });
+
+project.synth();

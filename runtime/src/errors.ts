@@ -1,0 +1,46 @@
+/**
+ * Errors that end the extension's init carry a reason. The lifecycle reports them to Lambda's
+ * `/init/error` (or `/exit/error`) as `Extension.<reason>`, so the reason is part of the contract
+ * with users reading CloudWatch: keep the names stable.
+ */
+export type ExtensionErrorReason =
+  | 'ConfigInvalid'
+  | 'BundleActivationFailed'
+  | 'ServerStartFailed'
+  | 'RegistrationFailed'
+  | 'PluginStartFailed'
+  | 'UnexpectedError';
+
+/** Base class of every error the extension raises on purpose. */
+export class ExtensionError extends Error {
+  public constructor(public readonly reason: ExtensionErrorReason, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+
+  /** The value of `Lambda-Extension-Function-Error-Type`. */
+  public get errorType(): string {
+    return `Extension.${this.reason}`;
+  }
+}
+
+/** The configuration file or an environment variable holds a value the extension cannot use. */
+export class ConfigError extends ExtensionError {
+  public constructor(message: string, options?: { cause?: unknown }) {
+    super('ConfigInvalid', message, options);
+  }
+}
+
+/** A bundle could not be read, verified or loaded. */
+export class BundleError extends ExtensionError {
+  public constructor(public readonly bundle: string, message: string, options?: { cause?: unknown }) {
+    super('BundleActivationFailed', `bundle ${bundle}: ${message}`, options);
+  }
+}
+
+/** Wraps anything that is not already an ExtensionError, so callers see one family of errors. */
+export function asExtensionError(err: unknown, reason: ExtensionErrorReason = 'UnexpectedError'): ExtensionError {
+  if (err instanceof ExtensionError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new ExtensionError(reason, message, { cause: err });
+}
