@@ -27,10 +27,18 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'tar@^7.5.0',
     'yaml@^2.9.0',
     'esbuild@^0.28.0',
+    // Maintained implementations of what must not be hand-written: SigV4 signing for S3 bundle and
+    // log services (the one the AWS SDK uses), and JWT verification for signed bundles.
+    '@smithy/signature-v4@^5.7.0',
+    '@smithy/hash-node@^4.5.0',
+    'jose@^5.9.0',
     // Test-only: the official OPA SDK as an independent client, and wabt for hand-written
     // Wasm ABI modules (a trap, the older call path) that `opa build` cannot produce.
     '@open-policy-agent/opa@^2.0.0',
     'wabt@^1.0.39',
+    // Test-only: an independent SigV4 implementation for the S3-style test server to verify with.
+    'aws4@^1.13.0',
+    '@types/aws4',
   ],
 
   jestOptions: {
@@ -56,6 +64,9 @@ for (const dir of ['runtime', 'emulator', 'examples']) {
     include: ['**/*.ts'],
   });
   project.eslint?.addLintPattern(dir);
+  // esbuild inlines the runtime's dependencies, and the emulator and examples are never published:
+  // dev dependencies are the right kind for all three.
+  project.eslint?.allowDevDeps(`${dir}/**`);
   project.addPackageIgnore(`/${dir}/`);
 }
 

@@ -1,0 +1,3 @@
+export * from './lambda-emulator';
+export { jsonLines, type LifecycleEvent, type LifecycleEventType, type OutputLine } from './lifecycle-recorder';
+export type { ExtensionEvent, ExtensionEventType, InvokeEvent, ShutdownEvent } from './extensions-api';

@@ -1,0 +1,50 @@
+import * as path from 'node:path';
+
+export interface SandboxEnvironmentOptions {
+  readonly environment: Record<string, string>;
+  readonly functionName: string;
+  readonly functionVersion: string;
+  readonly memorySize: number;
+  readonly region: string;
+  readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string; readonly sessionToken?: string };
+  readonly handlerFile: string;
+  readonly handlerExport: string;
+  readonly runtimeApi: string;
+}
+
+/**
+ * The environment every process in the sandbox gets: the function's variables plus Lambda's
+ * reserved ones (https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime).
+ * Only PATH and HOME come from the parent, so that NODE_OPTIONS, jest's variables and the like
+ * never leak into what a test observes.
+ */
+export function sandboxEnvironment(options: SandboxEnvironmentOptions): Record<string, string> {
+  const inherited: Record<string, string> = {};
+  for (const name of ['PATH', 'HOME']) {
+    const value = process.env[name];
+    if (value !== undefined) inherited[name] = value;
+  }
+  const moduleName = path.basename(options.handlerFile).replace(/\.(c?js|mjs)$/, '');
+  const logStream = `${new Date().toISOString().slice(0, 10).replace(/-/g, '/')}/[${options.functionVersion}]emulator`;
+  const reserved: Record<string, string> = {
+    _HANDLER: `${moduleName}.${options.handlerExport}`,
+    AWS_EXECUTION_ENV: `AWS_Lambda_nodejs${process.versions.node.split('.')[0]}.x`,
+    AWS_REGION: options.region,
+    AWS_DEFAULT_REGION: options.region,
+    AWS_LAMBDA_FUNCTION_NAME: options.functionName,
+    AWS_LAMBDA_FUNCTION_VERSION: options.functionVersion,
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: options.memorySize.toString(),
+    AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
+    AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${options.functionName}`,
+    AWS_LAMBDA_LOG_STREAM_NAME: logStream,
+    AWS_ACCESS_KEY_ID: options.credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: options.credentials.secretAccessKey,
+    ...(options.credentials.sessionToken !== undefined ? { AWS_SESSION_TOKEN: options.credentials.sessionToken } : {}),
+    AWS_LAMBDA_RUNTIME_API: options.runtimeApi,
+    LAMBDA_TASK_ROOT: path.dirname(options.handlerFile),
+    LANG: 'en_US.UTF-8',
+    TZ: ':UTC',
+  };
+  // Lambda refuses to let a function override its reserved variables, so they are applied last.
+  return { ...inherited, ...options.environment, ...reserved };
+}

@@ -1,0 +1,70 @@
+import { ConfigError } from '../errors';
+
+/**
+ * The parts of OPA's configuration the extension itself uses (the plugins parse their own sections:
+ * the scheduler `plugins.lambda_extension`, later the bundle, decision_logs and status plugins).
+ */
+export interface ExtensionConfig {
+  /** Port of the OPA REST API on 127.0.0.1 (`plugins.lambda_extension.port`). */
+  readonly port: number;
+  /** Path of the default decision answered at `POST /`, without a leading slash. */
+  readonly defaultDecision: string;
+  readonly labels: Readonly<Record<string, string>>;
+  /** The raw `plugins.lambda_extension` object, for the scheduler's own parser. */
+  readonly lambdaExtension: unknown;
+  /** The whole configuration, for plugins that parse their own section. */
+  readonly raw: Readonly<Record<string, unknown>>;
+}
+
+export const DEFAULT_PORT = 8181;
+/** OPA's default (https://www.openpolicyagent.org/docs/configuration#miscellaneous). */
+export const DEFAULT_DECISION = '/system/main';
+/** Lambda's own Runtime API listens on 127.0.0.1:9001 inside the execution environment. */
+const RESERVED_PORTS = [9001];
+
+export function parseExtensionConfig(raw: Record<string, unknown>): ExtensionConfig {
+  const plugins = optionalObject(raw.plugins, 'plugins') ?? {};
+  const lambdaExtension = optionalObject(plugins.lambda_extension, 'plugins.lambda_extension');
+  return {
+    port: parsePort(lambdaExtension?.port),
+    defaultDecision: parseDefaultDecision(raw.default_decision),
+    labels: parseLabels(raw.labels),
+    lambdaExtension,
+    raw,
+  };
+}
+
+function parsePort(value: unknown): number {
+  if (value === undefined) return DEFAULT_PORT;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 65535) {
+    throw new ConfigError(`plugins.lambda_extension.port must be a whole number from 1 to 65535, got ${JSON.stringify(value)}`);
+  }
+  if (RESERVED_PORTS.includes(value)) {
+    throw new ConfigError(`plugins.lambda_extension.port ${value} is reserved by the Lambda Runtime API`);
+  }
+  return value;
+}
+
+function parseDefaultDecision(value: unknown): string {
+  const decision = value === undefined ? DEFAULT_DECISION : value;
+  if (typeof decision !== 'string' || decision.replace(/^\/+/, '') === '') {
+    throw new ConfigError(`default_decision must be a path such as "/system/main", got ${JSON.stringify(value)}`);
+  }
+  return decision.replace(/^\/+/, '');
+}
+
+function parseLabels(value: unknown): Record<string, string> {
+  const labels = optionalObject(value, 'labels') ?? {};
+  for (const [k, v] of Object.entries(labels)) {
+    if (typeof v !== 'string') throw new ConfigError(`labels.${k} must be a string, got ${JSON.stringify(v)}`);
+  }
+  return labels as Record<string, string>;
+}
+
+function optionalObject(value: unknown, key: string): Record<string, unknown> | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    throw new ConfigError(`${key} must be an object, got ${JSON.stringify(value)}`);
+  }
+  return value as Record<string, unknown>;
+}

@@ -1,0 +1,80 @@
+/**
+ * Finds which compiled entrypoint answers a data path. A Wasm policy can only evaluate the
+ * entrypoints it was compiled with, so a path below one is answered from that entrypoint's value
+ * (`app/rbac/allow` from `app/rbac`), and a path under none is undefined. Built once per
+ * activation so a decision costs one walk down a tree of path segments.
+ */
+
+interface IndexNode<T> {
+  entry?: T;
+  readonly children: Map<string, IndexNode<T>>;
+}
+
+export interface Resolved<T> {
+  readonly entry: T;
+  /** Segments below the entrypoint, to look up in its value. */
+  readonly rest: readonly string[];
+}
+
+export class EntrypointIndex<T> {
+  private readonly root: IndexNode<T> = { children: new Map() };
+
+  /** Returns false when `segments` already has an entry. */
+  public add(segments: readonly string[], entry: T): boolean {
+    let node = this.root;
+    for (const segment of segments) {
+      let child = node.children.get(segment);
+      if (!child) {
+        child = { children: new Map() };
+        node.children.set(segment, child);
+      }
+      node = child;
+    }
+    if (node.entry !== undefined) return false;
+    node.entry = entry;
+    return true;
+  }
+
+  public get(segments: readonly string[]): T | undefined {
+    let node: IndexNode<T> | undefined = this.root;
+    for (const segment of segments) {
+      node = node.children.get(segment);
+      if (!node) return undefined;
+    }
+    return node.entry;
+  }
+
+  /** The deepest entrypoint at or above `segments`. */
+  public resolve(segments: readonly string[]): Resolved<T> | undefined {
+    let node: IndexNode<T> | undefined = this.root;
+    let found = node.entry;
+    let depth = 0;
+    for (let i = 0; i < segments.length; i++) {
+      node = node.children.get(segments[i]);
+      if (!node) break;
+      if (node.entry !== undefined) {
+        found = node.entry;
+        depth = i + 1;
+      }
+    }
+    return found === undefined ? undefined : { entry: found, rest: segments.slice(depth) };
+  }
+}
+
+const ARRAY_INDEX = /^(0|[1-9][0-9]*)$/;
+
+/** The value at `rest` inside `value`, with array indexes as decimal segments; undefined if absent. */
+export function subDocument(value: unknown, rest: readonly string[]): unknown {
+  let node = value;
+  for (const segment of rest) {
+    if (Array.isArray(node)) {
+      if (!ARRAY_INDEX.test(segment)) return undefined;
+      node = node[Number(segment)];
+    } else if (typeof node === 'object' && node !== null && Object.prototype.hasOwnProperty.call(node, segment)) {
+      node = (node as Record<string, unknown>)[segment];
+    } else {
+      return undefined;
+    }
+  }
+  return node;
+}

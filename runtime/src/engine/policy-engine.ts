@@ -1,0 +1,233 @@
+/**
+ * Evaluates the Wasm policies of the active bundles with `@open-policy-agent/opa-wasm`.
+ *
+ * OPA has one data tree, so every policy instance sees the data of every active bundle
+ * (https://www.openpolicyagent.org/docs/management-bundles#multiple-sources-of-policy-and-data).
+ * Activation builds a complete new state (instances, data, entrypoint index) beside the current
+ * one and swaps it in with one assignment: a bundle that fails to load leaves the old state
+ * serving, and a decision never sees half an activation.
+ */
+// The default import: opa-wasm's ESM entry (which esbuild picks for `import`) re-exports only
+// `loadPolicy`, while its default export is the whole module, `loadPolicySync` included.
+import opaWasm, { type LoadedPolicy } from '@open-policy-agent/opa-wasm';
+import { BundleError } from '../errors';
+import { Bundle } from './bundle';
+import { rootsContain, rootsOverlap, splitPath } from './bundle-roots';
+import { mergeDocuments } from './documents';
+import { EntrypointIndex, subDocument } from './entrypoint-index';
+import { EvaluationError } from './errors';
+
+/** `result` is absent when the document is undefined, as in OPA's `DataResponseV1`. */
+export interface Decision {
+  readonly result?: unknown;
+}
+
+interface ActiveBundle {
+  readonly bundle: Bundle;
+  /** Compiled once at activation; instantiating a compiled module again is cheap. */
+  readonly modules: ReadonlyMap<string, WasmModule>;
+}
+
+interface Entrypoint {
+  readonly name: string;
+  readonly bundle: string;
+  readonly policy: LoadedPolicy;
+  /** The id opa-wasm's `evaluate` takes, resolved once so a decision does no name lookup. */
+  readonly id: number;
+}
+
+interface EngineState {
+  readonly bundles: ReadonlyMap<string, ActiveBundle>;
+  readonly index: EntrypointIndex<Entrypoint>;
+  readonly entrypoints: readonly string[];
+}
+
+/**
+ * The WebAssembly global, typed here because the project's `lib` (es2022, no DOM) does not declare
+ * it; only what the engine uses.
+ */
+interface WasmGlobal {
+  readonly Module: new (bytes: Uint8Array) => WasmModule;
+  readonly RuntimeError: new (message?: string) => Error;
+}
+type WasmModule = Parameters<typeof opaWasm.loadPolicySync>[0];
+const Wasm = (globalThis as unknown as { WebAssembly: WasmGlobal }).WebAssembly;
+
+const EMPTY_STATE: EngineState = { bundles: new Map(), index: new EntrypointIndex(), entrypoints: [] };
+const encoder = new TextEncoder();
+
+export class PolicyEngine {
+  private state: EngineState = EMPTY_STATE;
+
+  /** Loads `bundle` (replacing an active bundle of the same name); throws BundleError, leaving the engine as it was. */
+  public activate(bundle: Bundle): void {
+    const active: ActiveBundle = { bundle, modules: compileModules(bundle) };
+    for (const other of this.state.bundles.values()) {
+      if (other.bundle.name === bundle.name) continue;
+      checkRootsDisjoint(bundle, other.bundle);
+    }
+    const bundles = new Map(this.state.bundles);
+    bundles.set(bundle.name, active);
+    this.state = buildState(bundles, bundle.name);
+  }
+
+  /** Removes a bundle's policies and data; returns false when it was not active. */
+  public deactivate(name: string): boolean {
+    if (!this.state.bundles.has(name)) return false;
+    const bundles = new Map(this.state.bundles);
+    bundles.delete(name);
+    this.state = buildState(bundles, name);
+    return true;
+  }
+
+  public isActive(name: string): boolean {
+    return this.state.bundles.has(name);
+  }
+
+  /** Revisions of the active bundles, in OPA's status and decision-log shape. */
+  public revisions(): Record<string, { revision: string }> {
+    const out: Record<string, { revision: string }> = {};
+    for (const [name, active] of this.state.bundles) out[name] = { revision: active.bundle.manifest.revision };
+    return out;
+  }
+
+  /** Every entrypoint that can be asked, sorted. */
+  public entrypoints(): string[] {
+    return [...this.state.entrypoints];
+  }
+
+  /**
+   * Evaluates the document at `path` (`app/rbac/allow` or its segments, already decoded).
+   * `input` undefined means no input. Throws EvaluationError when the policy fails.
+   */
+  public evaluate(path: readonly string[] | string, input?: unknown): Decision {
+    const segments = typeof path === 'string' ? splitPath(path.replace(/^\/+|\/+$/g, '')) : path;
+    const resolved = this.state.index.resolve(segments);
+    if (!resolved) return {};
+    const { entry, rest } = resolved;
+    let resultSet: unknown;
+    try {
+      resultSet = entry.policy.evaluate(encodeInput(input), entry.id);
+    } catch (err) {
+      throw new EvaluationError(entry.name, reasonOf(err), { cause: err });
+    }
+    if (!Array.isArray(resultSet) || resultSet.length === 0) return {};
+    const result = subDocument((resultSet[0] as { result?: unknown }).result, rest);
+    return result === undefined ? {} : { result };
+  }
+}
+
+function compileModules(bundle: Bundle): Map<string, WasmModule> {
+  const modules = new Map<string, WasmModule>();
+  for (const [path, bytes] of bundle.wasmModules) {
+    try {
+      modules.set(path, new Wasm.Module(bytes));
+    } catch (err) {
+      throw new BundleError(bundle.name, `wasm module ${path} is not a valid WebAssembly module: ${reasonOf(err)}`, { cause: err });
+    }
+  }
+  return modules;
+}
+
+/** OPA refuses two bundles that could write the same part of the data tree. */
+function checkRootsDisjoint(a: Bundle, b: Bundle): void {
+  for (const ra of a.manifest.roots) {
+    for (const rb of b.manifest.roots) {
+      if (rootsOverlap(ra, rb)) {
+        throw new BundleError(a.name, `detected overlapping roots in manifests for these bundles: [${a.name}, ${b.name}] ('${ra}' and '${rb}')`);
+      }
+    }
+  }
+}
+
+/**
+ * Instantiates every module of every bundle with the merged data. `changed` names the bundle
+ * being (de)activated: every error is reported against it.
+ */
+function buildState(bundles: ReadonlyMap<string, ActiveBundle>, changed: string): EngineState {
+  const names = [...bundles.keys()].sort();
+  let data: Record<string, unknown> = {};
+  for (const name of names) {
+    try {
+      data = mergeDocuments(data, bundles.get(name)!.bundle.data);
+    } catch (err) {
+      throw new BundleError(changed, `data conflicts with bundle ${name}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  const dataJson = encoder.encode(JSON.stringify(data));
+
+  const index = new EntrypointIndex<Entrypoint>();
+  const entrypoints: string[] = [];
+  for (const name of names) {
+    const { bundle, modules } = bundles.get(name)!;
+    for (const [path, module] of modules) {
+      const policy = instantiate(changed, bundle, path, module, dataJson);
+      for (const entrypoint of entrypointsOf(bundle, path, policy)) {
+        const entry: Entrypoint = { name: entrypoint, bundle: name, policy, id: policy.entrypoints[entrypoint] };
+        if (!index.add(splitPath(entrypoint), entry)) {
+          const owner = index.get(splitPath(entrypoint))!;
+          throw new BundleError(changed, `entrypoint ${entrypoint} is provided by both bundle ${owner.bundle} and bundle ${name}`);
+        }
+        entrypoints.push(entrypoint);
+      }
+    }
+  }
+  return { bundles, index, entrypoints: entrypoints.sort() };
+}
+
+function instantiate(changed: string, bundle: Bundle, path: string, module: WasmModule, data: Uint8Array): LoadedPolicy {
+  try {
+    const policy = opaWasm.loadPolicySync(module);
+    policy.setData(toArrayBuffer(data));
+    return policy;
+  } catch (err) {
+    const where = changed === bundle.name ? '' : ` of bundle ${bundle.name}`;
+    throw new BundleError(changed, `cannot load wasm module ${path}${where}: ${reasonOf(err)}`, { cause: err });
+  }
+}
+
+/**
+ * The manifest's `wasm` entries say which module answers which entrypoint; a module it does not
+ * name (a hand-made bundle without a manifest) answers every entrypoint it exports.
+ */
+function entrypointsOf(bundle: Bundle, path: string, policy: LoadedPolicy): string[] {
+  const exported = policy.entrypoints as Record<string, number>;
+  const names = Object.keys(exported).sort();
+  const named = bundle.manifest.wasm.filter((w) => w.module === path).map((w) => w.entrypoint);
+  for (const entrypoint of named) {
+    if (!Object.prototype.hasOwnProperty.call(exported, entrypoint)) {
+      throw new BundleError(bundle.name, `manifest names entrypoint ${entrypoint} for wasm module ${path}, which does not export it (it exports: ${names.join(', ') || 'none'})`);
+    }
+  }
+  const entrypoints = named.length > 0 ? named : names;
+  for (const entrypoint of entrypoints) {
+    if (!rootsContain(bundle.manifest.roots, entrypoint)) {
+      throw new BundleError(bundle.name, `manifest roots ${JSON.stringify(bundle.manifest.roots)} do not permit '${entrypoint}' entrypoint for wasm module '${path}'`);
+    }
+  }
+  return entrypoints;
+}
+
+/**
+ * Input as JSON bytes. opa-wasm treats a falsy input (`false`, `0`, `""`, `null`) as no input on
+ * its ABI 1.2 path; bytes are always truthy, so those inputs reach the policy.
+ */
+function encodeInput(input: unknown): ArrayBuffer | undefined {
+  if (input === undefined) return undefined;
+  return toArrayBuffer(encoder.encode(JSON.stringify(input)));
+}
+
+function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
+  const buffer = bytes.buffer as ArrayBuffer;
+  if (bytes.byteOffset === 0 && bytes.byteLength === buffer.byteLength) return buffer;
+  return buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+}
+
+/** opa-wasm throws strings (`opa_abort` messages), plain objects and WebAssembly errors. */
+function reasonOf(err: unknown): string {
+  if (err instanceof Wasm.RuntimeError) return `policy trapped: ${err.message}`;
+  if (err instanceof Error) return err.message;
+  const message = typeof err === 'object' && err !== null ? (err as { message?: unknown }).message : undefined;
+  if (typeof message === 'string') return message;
+  return String(err);
+}

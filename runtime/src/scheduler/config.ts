@@ -1,0 +1,57 @@
+/**
+ * The scheduler's part of `plugins.lambda_extension`, with the keys, meanings and defaults of the
+ * Go plugin's `Config` (github.com/godaddy/opa-lambda-extension-plugin, package `lambda`).
+ * Other keys of the same object (for example `port`) belong to other parsers and are ignored here.
+ */
+import { ConfigError } from '../errors';
+
+const KEY = 'plugins.lambda_extension';
+
+export const DEFAULT_MINIMUM_TRIGGER_THRESHOLD_SECONDS = 30;
+export const DEFAULT_TRIGGER_TIMEOUT_SECONDS = 7;
+export const DEFAULT_PLUGIN_START_PRIORITY: readonly string[] = ['discovery', 'bundle', 'decision_logs', 'status'];
+export const DEFAULT_PLUGIN_STOP_PRIORITY: readonly string[] = ['decision_logs', 'status', 'bundle', 'discovery'];
+
+export interface SchedulerConfig {
+  /** Time that must pass since the last round started before an INVOKE triggers a new one. */
+  readonly minimumTriggerThresholdMs: number;
+  /** One shared limit for a whole round of triggers. */
+  readonly triggerTimeoutMs: number;
+  /** Order in which plugins start and are triggered. */
+  readonly pluginStartPriority: readonly string[];
+  /** Order in which plugins are flushed and stopped at SHUTDOWN. */
+  readonly pluginStopPriority: readonly string[];
+}
+
+/** Parses the object at `plugins.lambda_extension` (undefined when absent). */
+export function parseSchedulerConfig(raw: unknown): SchedulerConfig {
+  if (raw !== undefined && raw !== null && (typeof raw !== 'object' || Array.isArray(raw))) {
+    throw new ConfigError(`${KEY} must be an object, got ${JSON.stringify(raw)}`);
+  }
+  const obj = (raw ?? {}) as Record<string, unknown>;
+  return {
+    minimumTriggerThresholdMs: seconds(obj, 'minimum_trigger_threshold', DEFAULT_MINIMUM_TRIGGER_THRESHOLD_SECONDS, 0) * 1000,
+    triggerTimeoutMs: seconds(obj, 'trigger_timeout', DEFAULT_TRIGGER_TIMEOUT_SECONDS, 1) * 1000,
+    pluginStartPriority: names(obj, 'plugin_start_priority', DEFAULT_PLUGIN_START_PRIORITY),
+    pluginStopPriority: names(obj, 'plugin_stop_priority', DEFAULT_PLUGIN_STOP_PRIORITY),
+  };
+}
+
+/** Whole seconds, as the Go plugin's `*int` fields: "7s" or 1.5 would not decode there either. */
+function seconds(obj: Record<string, unknown>, key: string, fallback: number, min: number): number {
+  const value = obj[key];
+  if (value === undefined || value === null) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+    throw new ConfigError(`${KEY}.${key} must be a whole number of seconds ≥ ${min}, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function names(obj: Record<string, unknown>, key: string, fallback: readonly string[]): readonly string[] {
+  const value = obj[key];
+  if (value === undefined || value === null) return fallback;
+  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) {
+    throw new ConfigError(`${KEY}.${key} must be an array of plugin names (strings), got ${JSON.stringify(value)}`);
+  }
+  return [...value];
+}

@@ -1,0 +1,197 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { OpaBundle, OpaExtensionLayer } from '../../src';
+
+let workDir: string;
+let bundleFile: string;
+
+beforeAll(() => {
+  workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'opa-construct-test-'));
+  bundleFile = path.join(workDir, 'authz.tar.gz');
+  // The construct copies the archive as it is; its contents are the extension's concern.
+  fs.writeFileSync(bundleFile, 'not inspected at synth');
+});
+
+afterAll(() => fs.rmSync(workDir, { recursive: true, force: true }));
+
+function newStack(): Stack {
+  return new Stack(new App(), 'Stack');
+}
+
+function newFunction(stack: Stack, id = 'Fn', props: Partial<lambda.FunctionProps> = {}): lambda.Function {
+  return new lambda.Function(stack, id, {
+    runtime: lambda.Runtime.NODEJS_20_X,
+    handler: 'index.handler',
+    code: lambda.Code.fromInline('exports.handler = async () => ({})'),
+    ...props,
+  });
+}
+
+/** The folder CDK staged for the layer: layers are asset folders copied into the assembly. */
+function layerContents(stack: Stack, layer: OpaExtensionLayer): string {
+  const assembly = (stack.node.root as App).synth();
+  const cfn = layer.node.defaultChild as lambda.CfnLayerVersion;
+  const content = Stack.of(layer).resolve(cfn.content) as { s3Key: string };
+  const hash = content.s3Key.replace(/\.zip$/, '');
+  return path.join(assembly.directory, `asset.${hash}`);
+}
+
+describe('OpaExtensionLayer', () => {
+  test('GIVEN a function WHEN fn.addLayers(layer) THEN the function has the layer and OPA_URL, and its own env is kept', () => {
+    const stack = newStack();
+    const fn = newFunction(stack, 'Fn', { environment: { APP_MODE: 'prod' } });
+    const opa = new OpaExtensionLayer(stack, 'Opa', { bundle: OpaBundle.fromAsset(bundleFile) });
+
+    fn.addLayers(opa);
+
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Layers: [{ Ref: stack.getLogicalId(opa.node.defaultChild as lambda.CfnLayerVersion) }],
+      Environment: { Variables: { APP_MODE: 'prod', OPA_URL: 'http://127.0.0.1:8181' } },
+    });
+  });
+
+  test('GIVEN a function WHEN opa.addToFunction(fn) THEN the layer and OPA_URL are added once, however often it is called', () => {
+    const stack = newStack();
+    const fn = newFunction(stack);
+    const opa = new OpaExtensionLayer(stack, 'Opa', { port: 8282 });
+
+    opa.addToFunction(fn);
+    opa.addToFunction(fn);
+
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
+      Layers: [{ Ref: Match.anyValue() }],
+      Environment: { Variables: { OPA_URL: 'http://127.0.0.1:8282' } },
+    });
+    expect(opa.url).toBe('http://127.0.0.1:8282');
+  });
+
+  test('GIVEN the user set OPA_URL WHEN the layer is added THEN the user value is kept', () => {
+    const stack = newStack();
+    const fn = newFunction(stack, 'Fn', { environment: { OPA_URL: 'http://127.0.0.1:9999' } });
+    const opa = new OpaExtensionLayer(stack, 'Opa');
+
+    fn.addLayers(opa);
+
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: { OPA_URL: 'http://127.0.0.1:9999' } },
+    });
+  });
+
+  test('GIVEN a function without the layer THEN it gets no OPA_URL', () => {
+    const stack = newStack();
+    newFunction(stack, 'Other');
+    const withOpa = newFunction(stack, 'WithOpa');
+    withOpa.addLayers(new OpaExtensionLayer(stack, 'Opa'));
+
+    const fns = Template.fromStack(stack).findResources('AWS::Lambda::Function');
+    const other = Object.entries(fns).find(([id]) => id.startsWith('Other'))![1];
+    expect(other.Properties.Environment).toBeUndefined();
+    expect(other.Properties.Layers).toBeUndefined();
+  });
+
+  test('THEN the layer is for Node.js 20/22 on both architectures', () => {
+    const stack = newStack();
+    new OpaExtensionLayer(stack, 'Opa');
+
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::LayerVersion', {
+      CompatibleRuntimes: ['nodejs20.x', 'nodejs22.x'],
+      CompatibleArchitectures: ['x86_64', 'arm64'],
+      Description: 'Open Policy Agent Lambda extension',
+    });
+  });
+
+  test('GIVEN a Python function WHEN the layer is added THEN CDK refuses the incompatible runtime', () => {
+    const stack = newStack();
+    const fn = newFunction(stack, 'Py', { runtime: lambda.Runtime.PYTHON_3_12 });
+    const opa = new OpaExtensionLayer(stack, 'Opa');
+
+    expect(() => opa.addToFunction(fn)).toThrow(/incompatible with this layer/);
+  });
+
+  test('THEN the layer holds the launcher, the runtime, the config and the embedded bundles in the layout Lambda unpacks at /opt', () => {
+    const stack = newStack();
+    const opa = new OpaExtensionLayer(stack, 'Opa', {
+      bundles: [OpaBundle.fromAsset(bundleFile), OpaBundle.fromAsset(bundleFile, { name: 'second' })],
+      labels: { team: 'payments' },
+      defaultDecision: '/app/main',
+      minimumTriggerThreshold: Duration.seconds(10),
+      triggerTimeout: Duration.seconds(3),
+      pluginStartPriority: ['bundle', 'status'],
+      pluginStopPriority: ['status', 'bundle'],
+    });
+
+    const dir = layerContents(stack, opa);
+
+    expect(fs.readdirSync(path.join(dir, 'extensions'))).toEqual(['opa']);
+    expect(fs.statSync(path.join(dir, 'extensions', 'opa')).mode & 0o111).toBe(0o111);
+    expect(fs.existsSync(path.join(dir, 'opa-extension', 'index.js'))).toBe(true);
+    expect(fs.readdirSync(path.join(dir, 'opa-extension', 'bundles')).sort()).toEqual(['authz.tar.gz', 'second.tar.gz']);
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'opa-extension', 'config.json'), 'utf8'))).toEqual({
+      labels: { team: 'payments' },
+      default_decision: '/app/main',
+      plugins: {
+        lambda_extension: {
+          port: 8181,
+          minimum_trigger_threshold: 10,
+          trigger_timeout: 3,
+          plugin_start_priority: ['bundle', 'status'],
+          plugin_stop_priority: ['status', 'bundle'],
+        },
+      },
+    });
+  });
+
+  test('GIVEN no options THEN config.json holds only the port, so the extension defaults apply', () => {
+    const stack = newStack();
+    const opa = new OpaExtensionLayer(stack, 'Opa');
+
+    const dir = layerContents(stack, opa);
+
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'opa-extension', 'config.json'), 'utf8'))).toEqual({
+      plugins: { lambda_extension: { port: 8181 } },
+    });
+  });
+
+  test('GIVEN an unknown plugin name in a priority THEN synth warns that it is skipped', () => {
+    const stack = newStack();
+    new OpaExtensionLayer(stack, 'Opa', { pluginStartPriority: ['bundle', 'bundel'] });
+
+    Annotations.fromStack(stack).hasWarning('/Stack/Opa', Match.stringLikeRegexp('plugin "bundel" is not one of discovery, bundle, decision_logs, status'));
+  });
+
+  test.each([
+    ['port 0', { port: 0 }, 'Stack/Opa: port must be a whole number from 1 to 65535 other than 9001 (Lambda\'s Runtime API), got 0'],
+    ['port 9001', { port: 9001 }, 'got 9001'],
+    ['port 70000', { port: 70000 }, 'got 70000'],
+    ['triggerTimeout 1.5 s', { triggerTimeout: Duration.millis(1500) }, 'Stack/Opa: triggerTimeout must be a whole number of seconds from 1 to 900, got 1 second 500 millis'],
+    ['triggerTimeout 20 min', { triggerTimeout: Duration.minutes(20) }, 'got 20 minutes'],
+    ['minimumTriggerThreshold 0.5 s', { minimumTriggerThreshold: Duration.millis(500) }, 'Stack/Opa: minimumTriggerThreshold must be a whole number of seconds, got 500 millis'],
+  ])('GIVEN %s THEN synth fails with a message naming the prop and the value', (_, props, message) => {
+    const stack = newStack();
+    expect(() => new OpaExtensionLayer(stack, 'Opa', props)).toThrow(message);
+  });
+
+  test('GIVEN a bundle file that does not exist THEN the error names the file', () => {
+    const stack = newStack();
+    const missing = path.join(workDir, 'missing.tar.gz');
+    expect(() => new OpaExtensionLayer(stack, 'Opa', { bundle: OpaBundle.fromAsset(missing) }))
+      .toThrow(`Stack: OpaBundle.fromAsset: no bundle file at ${missing}`);
+  });
+
+  test('GIVEN two bundles with one name THEN synth fails naming it', () => {
+    const stack = newStack();
+    expect(() => new OpaExtensionLayer(stack, 'Opa', { bundles: [OpaBundle.fromAsset(bundleFile), OpaBundle.fromAsset(bundleFile)] }))
+      .toThrow('Stack/Opa: two bundles are named "authz"');
+  });
+
+  test('GIVEN a bundle name with a slash THEN synth fails naming it', () => {
+    const stack = newStack();
+    expect(() => new OpaExtensionLayer(stack, 'Opa', { bundle: OpaBundle.fromAsset(bundleFile, { name: '../evil' }) }))
+      .toThrow('bundle name must use only letters, digits, \'.\', \'_\' and \'-\', got "../evil"');
+  });
+});
