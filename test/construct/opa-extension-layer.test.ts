@@ -128,7 +128,7 @@ describe('OpaExtensionLayer', () => {
     const dir = layerContents(stack, opa);
 
     expect(fs.readdirSync(path.join(dir, 'extensions'))).toEqual(['opa']);
-    expect(fs.statSync(path.join(dir, 'extensions', 'opa')).mode & 0o111).toBe(0o111);
+    expect(fs.statSync(path.join(dir, 'extensions', 'opa')).mode.toString(8)).toMatch(/755$/);
     expect(fs.existsSync(path.join(dir, 'opa-extension', 'index.js'))).toBe(true);
     expect(fs.readdirSync(path.join(dir, 'opa-extension', 'bundles')).sort()).toEqual(['authz.tar.gz', 'second.tar.gz']);
     expect(JSON.parse(fs.readFileSync(path.join(dir, 'opa-extension', 'config.json'), 'utf8'))).toEqual({
