@@ -8,7 +8,9 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 bin="$root/.tools/bin"
 opa="$bin/opa"
 
-if [ -x "$opa" ] && "$opa" version 2>/dev/null | grep -qx "Version: ${OPA_VERSION#v}"; then
+# Output captured first: with pipefail, `opa version | grep -q` fails whenever grep stops reading early.
+installed_version() { local out; out="$("$opa" version 2>/dev/null)" || return 1; printf '%s\n' "$out" | sed -n 's/^Version: //p'; }
+if [ -x "$opa" ] && [ "$(installed_version)" = "${OPA_VERSION#v}" ]; then
   exit 0
 fi
 if ! command -v go >/dev/null 2>&1; then
@@ -20,4 +22,4 @@ echo "install-opa: building github.com/open-policy-agent/opa@${OPA_VERSION} into
 mkdir -p "$bin"
 # Compiling Rego to Wasm needs no cgo; a build without it cannot trip on a missing C toolchain.
 GOBIN="$bin" CGO_ENABLED=0 go install "github.com/open-policy-agent/opa@${OPA_VERSION}"
-"$opa" version | head -1 >&2
+echo "install-opa: installed opa $(installed_version)" >&2
