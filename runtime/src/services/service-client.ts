@@ -1,0 +1,219 @@
+import { readFile } from 'node:fs/promises';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import { Hash } from '@smithy/hash-node';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { ServiceConfig } from './service-config';
+import type { AwsCredentials } from '../config/env';
+
+export interface ServiceRequest {
+  readonly method: 'GET' | 'POST';
+  /** Path below the service URL, e.g. `bundles/authz` or `/logs`; may carry a `?query`. */
+  readonly path: string;
+  readonly headers?: Record<string, string>;
+  readonly body?: Uint8Array;
+  /** Aborts the whole exchange (the scheduler's round deadline). */
+  readonly signal: AbortSignal;
+  /**
+   * Refuse a response body larger than this many bytes (checked against `Content-Length` and
+   * while reading), so an oversized download is stopped early instead of held in memory.
+   * @default no limit
+   */
+  readonly maxBodyBytes?: number;
+}
+
+export interface ServiceResponse {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly body: Buffer;
+}
+
+/** The service answered, but not with a success; OPA reports `http_code` for these. */
+export class ServiceHttpError extends Error {
+  public constructor(public readonly service: string, public readonly status: number, message: string) {
+    super(message);
+    this.name = 'ServiceHttpError';
+  }
+}
+
+/** The exchange failed before a complete response was read (network, timeout, abort, size). */
+export class ServiceRequestError extends Error {
+  public constructor(public readonly service: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ServiceRequestError';
+  }
+}
+
+/**
+ * One client per configured service: adds the service's headers and credentials, signs S3
+ * requests, and bounds the wait for response headers by `response_header_timeout_seconds`.
+ *
+ * Built on `node:http` rather than `fetch`: `fetch` adds headers of its own, silently decodes a
+ * `Content-Encoding: gzip` response (a bundle served by S3 or nginx with that header would arrive
+ * as a bare tar), and has no notion of "time to response headers" apart from the body.
+ */
+export class ServiceClient {
+  private readonly signer?: SignatureV4;
+
+  public constructor(public readonly config: ServiceConfig, credentials: () => AwsCredentials) {
+    const c = config.credentials;
+    if (c?.type === 's3_signing') {
+      this.signer = new SignatureV4({
+        service: c.service,
+        region: () => Promise.resolve(credentials().region),
+        credentials: () => Promise.resolve(credentials()),
+        sha256: Hash.bind(null, 'sha256'),
+        // The URL's path is already percent-encoded once. S3 signs it as sent; other AWS services
+        // expect it encoded a second time (SigV4 "canonical URI").
+        uriEscapePath: c.service !== 's3',
+      });
+    }
+  }
+
+  /**
+   * Sends the request and returns the whole response; any status is returned (callers decide
+   * what 304 or 404 mean). Network errors, timeouts, aborts, a body cut short and a body over
+   * `maxBodyBytes` reject with a `ServiceRequestError` (or the signal's reason on abort).
+   */
+  public async request(req: ServiceRequest): Promise<ServiceResponse> {
+    if (req.signal.aborted) throw req.signal.reason;
+    const first = new URL(this.config.url + '/' + req.path.replace(/^\/+/, ''));
+    let url = first;
+    for (let hop = 0; ; hop++) {
+      // Credentials go only to the service's own host, as Go's HTTP client (OPA's) does on redirects.
+      const headers = url.host === first.host ? await this.authorize(req, url) : lowerCaseKeys({ ...this.config.headers, ...req.headers });
+      const response = await this.send(url, req, headers);
+      const location = response.headers.get('location');
+      if (!REDIRECT_STATUSES.has(response.status) || req.method !== 'GET' || !location) return response;
+      if (hop >= MAX_REDIRECTS) {
+        throw new ServiceRequestError(this.config.name, `service ${this.config.name}: more than ${MAX_REDIRECTS} redirects from ${first.pathname}`);
+      }
+      url = new URL(location, url);
+    }
+  }
+
+  private async authorize(req: ServiceRequest, url: URL): Promise<Record<string, string>> {
+    const headers: Record<string, string> = lowerCaseKeys({ ...this.config.headers, ...req.headers });
+    if (req.body !== undefined) headers['content-length'] = String(req.body.byteLength);
+    const c = this.config.credentials;
+    if (c?.type === 'bearer') {
+      // token_path is read at each request so a rotated token is picked up (OPA does the same).
+      const token = c.tokenPath !== undefined ? (await readFile(c.tokenPath, 'utf8')).trim() : c.token;
+      headers.authorization = `${c.scheme} ${token}`;
+      return headers;
+    }
+    if (!this.signer) return headers;
+    const query: Record<string, string | string[]> = {};
+    for (const key of new Set(url.searchParams.keys())) {
+      const values = url.searchParams.getAll(key);
+      query[key] = values.length === 1 ? values[0] : values;
+    }
+    const signed = await this.signer.sign({
+      method: req.method,
+      protocol: url.protocol,
+      hostname: url.hostname,
+      port: url.port ? Number(url.port) : undefined,
+      path: url.pathname,
+      query,
+      headers: { ...headers, host: url.host },
+      body: req.body,
+    });
+    return signed.headers;
+  }
+
+  private send(url: URL, req: ServiceRequest, headers: Record<string, string>): Promise<ServiceResponse> {
+    const name = this.config.name;
+    const timeoutMs = this.config.responseHeaderTimeoutMs;
+    const transport = url.protocol === 'https:' ? https : http;
+    return new Promise<ServiceResponse>((resolve, reject) => {
+      let settled = false;
+      let headerTimer: NodeJS.Timeout | undefined;
+      const finish = (err: unknown, value?: ServiceResponse) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(headerTimer);
+        req.signal.removeEventListener('abort', onAbort);
+        if (err !== undefined) {
+          request.destroy();
+          reject(err);
+        } else {
+          resolve(value!);
+        }
+      };
+      const onAbort = () => finish(req.signal.reason);
+      const request = transport.request(url, { method: req.method, headers, agent: false });
+      req.signal.addEventListener('abort', onAbort, { once: true });
+      request.on('error', (err) => finish(new ServiceRequestError(name, `service ${name}: request to ${url.pathname} failed: ${err.message}`, { cause: err })));
+      request.on('response', (response) => {
+        clearTimeout(headerTimer);
+        // Headers arrived: from here only the caller's signal bounds reading the body.
+        const declared = Number(response.headers['content-length']);
+        if (req.maxBodyBytes !== undefined && Number.isFinite(declared) && declared > req.maxBodyBytes) {
+          finish(new ServiceRequestError(name, `service ${name}: response body of ${declared} bytes exceeds the limit of ${req.maxBodyBytes} bytes`));
+          return;
+        }
+        const chunks: Buffer[] = [];
+        let size = 0;
+        response.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (req.maxBodyBytes !== undefined && size > req.maxBodyBytes) {
+            finish(new ServiceRequestError(name, `service ${name}: response body exceeds the limit of ${req.maxBodyBytes} bytes`));
+            return;
+          }
+          chunks.push(chunk);
+        });
+        response.on('error', (err) => finish(new ServiceRequestError(name, `service ${name}: response from ${url.pathname} cut short after ${size} bytes`, { cause: err })));
+        response.on('end', () => {
+          // A connection closed before Content-Length bytes (or the last chunk) leaves it incomplete.
+          if (!response.complete) {
+            finish(new ServiceRequestError(name, `service ${name}: response from ${url.pathname} cut short after ${size} bytes`));
+            return;
+          }
+          finish(undefined, { status: response.statusCode ?? 0, headers: toHeaders(response.headers), body: Buffer.concat(chunks, size) });
+        });
+        response.on('close', () => {
+          if (!response.complete) finish(new ServiceRequestError(name, `service ${name}: response from ${url.pathname} cut short after ${size} bytes`));
+        });
+      });
+      // OPA's response_header_timeout_seconds counts from the request being written.
+      request.on('finish', () => {
+        if (settled) return;
+        headerTimer = setTimeout(() => {
+          finish(new ServiceRequestError(name, `service ${name}: no response headers within ${timeoutMs / 1000}s`));
+        }, timeoutMs);
+      });
+      request.end(req.body === undefined ? undefined : Buffer.from(req.body));
+    });
+  }
+}
+
+/** Go's HTTP client follows up to 10 redirects; bundle servers behind a CDN or presigned URLs use them. */
+const MAX_REDIRECTS = 10;
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+function lowerCaseKeys(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
+}
+
+function toHeaders(raw: http.IncomingHttpHeaders): Headers {
+  const out = new Headers();
+  for (const [k, v] of Object.entries(raw)) {
+    if (v === undefined) continue;
+    for (const value of Array.isArray(v) ? v : [v]) out.append(k, value);
+  }
+  return out;
+}
+
+/**
+ * One client per configured service. When a service signs with the environment's AWS credentials,
+ * they are read once here so that missing ones fail init as a configuration error instead of
+ * failing every download later.
+ */
+export function createServiceClients(services: ReadonlyMap<string, ServiceConfig>, credentials: () => AwsCredentials): Map<string, ServiceClient> {
+  const clients = new Map<string, ServiceClient>();
+  for (const [name, config] of services) {
+    if (config.credentials?.type === 's3_signing') credentials();
+    clients.set(name, new ServiceClient(config, credentials));
+  }
+  return clients;
+}

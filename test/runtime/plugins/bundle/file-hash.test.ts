@@ -1,0 +1,48 @@
+import { createHash } from 'node:crypto';
+import { canonicalJson, hashBundleFile, isStructuredFile } from '../../../../runtime/src/plugins/bundle/file-hash';
+
+describe('canonicalJson (OPA v1/bundle/hash.go)', () => {
+  test.each([
+    ['objects with keys sorted and no whitespace', '{ "b": 1, "a": { "d": [1, 2], "c": null } }', '{"a":{"c":null,"d":[1,2]},"b":1}'],
+    ['numbers as written (Go keeps json.Number text)', '[1.0, 1e3, -0, 2.50]', '[1.0,1e3,-0,2.50]'],
+    ['strings as Go encodes them, without HTML escaping', '["<a&b>", "\\u00e9", "\\u2028", "tab\\t"]', '["<a&b>","é","\\u2028","tab\\t"]'],
+    ['keys in UTF-8 byte order', '{"\uFF21": 1, "\uD83D\uDE00": 2, "a": 3}', '{"a":3,"\uFF21":1,"\uD83D\uDE00":2}'],
+    ['a later duplicate key winning', '{"a": 1, "a": 2}', '{"a":2}'],
+    ['scalars at the top', ' true ', 'true'],
+  ])('GIVEN %s WHEN canonicalized THEN the text is Go\'s', (_name, input, expected) => {
+    expect(canonicalJson(input)).toBe(expected);
+  });
+
+  test.each([
+    ['trailing data', '{} x', 'invalid JSON at offset 3: unexpected data after the top-level value'],
+    ['an unterminated string', '"abc', 'invalid JSON at offset 4: unterminated string'],
+    ['a bad literal', 'nul', 'invalid JSON at offset 0: invalid literal'],
+    ['a missing colon', '{"a" 1}', "invalid JSON at offset 5: expected ':'"],
+    ['a non-string key', '{1: 2}', 'invalid JSON at offset 1: expected a string key'],
+    ['a bad value', '[+1]', 'invalid JSON at offset 1: invalid value'],
+    ['a control character in a string', '"a\nb"', 'invalid JSON at offset 2: control character in string'],
+  ])('GIVEN %s WHEN canonicalized THEN it fails with the offset', (_name, input, message) => {
+    expect(() => canonicalJson(input)).toThrow(message);
+  });
+});
+
+describe('hashBundleFile', () => {
+  test('GIVEN a Rego file WHEN hashed THEN its bytes are hashed', () => {
+    const data = Buffer.from('package x\n');
+    expect(hashBundleFile('x.rego', data, 'SHA-256')).toBe(createHash('sha256').update(data).digest('hex'));
+  });
+
+  test('GIVEN data.yaml WHEN hashed THEN its canonical JSON form is hashed', () => {
+    expect(hashBundleFile('a/data.yaml', Buffer.from('b: 1\na: [x]\n'), 'SHA-256')).toBe(createHash('sha256').update('{"a":["x"],"b":1}').digest('hex'));
+  });
+
+  test('GIVEN an algorithm OPA does not know WHEN hashing THEN it fails', () => {
+    expect(() => hashBundleFile('x', Buffer.alloc(0), 'SHA-3')).toThrow('unsupported hashing algorithm: SHA-3');
+  });
+
+  test.each([
+    ['data.json', true], ['a/b/data.json', true], ['data.yaml', true], ['data.yml', false], ['.manifest', true], ['x.json', false], ['policy.wasm', false],
+  ])('GIVEN %s WHEN asked THEN structured is %s (bundle.IsStructuredDoc)', (file, structured) => {
+    expect(isStructuredFile(file)).toBe(structured);
+  });
+});
