@@ -5,6 +5,7 @@
  * The server must answer before /register because Lambda starts the function's init as soon as
  * every extension has registered, and that init may already ask for a decision.
  */
+import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readConfigFile } from './config/config-file';
@@ -15,10 +16,25 @@ import { PolicyEngine } from './engine/policy-engine';
 import { BundleError } from './errors';
 import { ExtensionsApiClient } from './lambda/extensions-api-client';
 import { runLifecycle } from './lambda/lifecycle';
-import { JsonLogger, LogLevel } from './logger';
+import { JsonLogger, Logger, LogLevel } from './logger';
+import type { BundlePlugin } from './plugins/bundle/bundle-plugin';
+import { createBundlePlugin } from './plugins/bundle/create-bundle-plugin';
+import { parseDecisionLogsConfig } from './plugins/decision-logs/config';
+import { DecisionLogsPlugin } from './plugins/decision-logs/decision-logs-plugin';
+import { parseStatusConfig } from './plugins/status/config';
+import { StatusPlugin } from './plugins/status/status-plugin';
 import { parseSchedulerConfig } from './scheduler/config';
+import type { Plugin, PluginStatus } from './scheduler/plugin';
 import { Scheduler } from './scheduler/scheduler';
 import { PolicyServer } from './server/server';
+import { createServiceClients, ServiceClient } from './services/service-client';
+import { parseServices, ServiceConfig } from './services/service-config';
+
+/**
+ * The `version` label of decision logs and status reports (OPA puts its own version there).
+ * TODO: inject the package version at bundle time (esbuild --define) instead of this constant.
+ */
+const EXTENSION_VERSION = '0.0.0';
 
 async function main(): Promise<number> {
   const startedAt = Date.now();
@@ -36,6 +52,7 @@ async function main(): Promise<number> {
   const client = new ExtensionsApiClient(env.runtimeApi());
   let scheduler: Scheduler | undefined;
   let server: PolicyServer | undefined;
+  let bundles: BundlePlugin | undefined;
 
   const exitCode = await runLifecycle({
     client,
@@ -51,13 +68,31 @@ async function main(): Promise<number> {
           engine.activate(bundle);
           logger.info('bundle activated', { name: bundle.name, revision: bundle.manifest.revision, source: 'embedded' });
         }
-        server = new PolicyServer({ engine, port: config.port, logger });
+        const services = parseServices(config.raw.services);
+        const clients = createServiceClients(services, () => env.awsCredentials());
+        const logging = buildLoggingPlugins({
+          raw: config.raw,
+          labels: config.labels,
+          services,
+          clients,
+          engine,
+          logger,
+          pluginStatuses: () => scheduler!.pluginStatuses(),
+          bundleStatuses: () => bundles?.statuses() ?? {},
+        });
+        server = new PolicyServer({
+          engine, port: config.port, logger, decisionListener: logging.decisionLogs, pluginStatuses: () => scheduler?.pluginStatuses() ?? {},
+        });
         const address = await server.listen();
-        // Plugins (bundle downloads, decision logs, status) join the scheduler as they are built.
-        scheduler = new Scheduler({ plugins: [], config: schedulerConfig, logger });
+        bundles = createBundlePlugin({ raw: config.raw, services, clients, engine, logger });
+        scheduler = new Scheduler({ plugins: [...(bundles ? [bundles] : []), ...logging.plugins], config: schedulerConfig, logger });
         logger.info('server listening', { address: `http://${address.host}:${address.port}`, readyMs: Date.now() - startedAt });
       },
-      afterRegister: async () => scheduler!.init(),
+      afterRegister: async () => {
+        await scheduler!.init();
+        // A bundle with on_init_failure: fail_init that the init round could not activate fails init.
+        bundles?.assertInitActivated();
+      },
       onInvoke: async (event) => scheduler!.onInvoke(event),
       onShutdown: async (event) => {
         await scheduler!.onShutdown(event);
@@ -66,6 +101,48 @@ async function main(): Promise<number> {
     },
   });
   return exitCode;
+}
+
+/**
+ * The decision_logs and status plugins, when configured. Every decision-log event and status
+ * report carries the configured labels plus OPA's `id` (this execution environment) and `version`.
+ */
+function buildLoggingPlugins(o: {
+  readonly raw: Readonly<Record<string, unknown>>;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly services: ReadonlyMap<string, ServiceConfig>;
+  readonly clients: ReadonlyMap<string, ServiceClient>;
+  readonly engine: PolicyEngine;
+  readonly logger: Logger;
+  readonly pluginStatuses: () => Record<string, PluginStatus>;
+  readonly bundleStatuses: () => Record<string, unknown>;
+}): { plugins: Plugin[]; decisionLogs?: DecisionLogsPlugin } {
+  const labels = { ...o.labels, id: randomUUID(), version: EXTENSION_VERSION };
+  const clientFor = (name?: string) => (name === undefined ? undefined : o.clients.get(name));
+  const plugins: Plugin[] = [];
+  const dlConfig = parseDecisionLogsConfig(o.raw.decision_logs, o.services);
+  const decisionLogs = dlConfig && new DecisionLogsPlugin({
+    config: dlConfig,
+    labels,
+    engine: o.engine,
+    client: clientFor(dlConfig.service),
+    logger: o.logger,
+  });
+  if (decisionLogs) plugins.push(decisionLogs);
+  const statusConfig = parseStatusConfig(o.raw.status, o.services);
+  if (statusConfig) {
+    plugins.push(new StatusPlugin({
+      config: statusConfig,
+      labels,
+      client: clientFor(statusConfig.service),
+      logger: o.logger,
+      plugins: o.pluginStatuses,
+      bundles: o.bundleStatuses,
+      decisionLogs: () => decisionLogs?.uploadStatus(),
+      metrics: () => decisionLogs?.metrics() ?? {},
+    }));
+  }
+  return { plugins, decisionLogs };
 }
 
 /** Every `<name>.tar.gz` embedded in the layer at synth time, in name order. */

@@ -7,9 +7,12 @@ import { AddressInfo } from 'node:net';
 import { PolicyEngine } from '../engine/policy-engine';
 import { Logger } from '../logger';
 import { dataGetHandler, dataPostHandler } from './data-handler';
+import type { DecisionListener } from './decision-record';
 import { ApiError } from './errors';
+import { healthHandler } from './health-handler';
 import { readBody } from './request-body';
 import { ApiResponse, Route, matchRoute } from './routes';
+import type { PluginStatus } from '../scheduler/plugin';
 
 /** OPA's default `server.decoding.max_length` is 256 MiB; a Lambda function asks far less. */
 export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -31,6 +34,10 @@ export interface PolicyServerOptions {
   readonly logger: Logger;
   /** Larger request bodies are refused with 400 `invalid_parameter`. @default DEFAULT_MAX_BODY_BYTES */
   readonly maxBodyBytes?: number;
+  /** Told about every decision (decision logging); with it, responses carry `decision_id`. @default - none */
+  readonly decisionListener?: DecisionListener;
+  /** The plugins' states, for `GET /health?plugins`. @default - no plugins (always healthy) */
+  readonly pluginStatuses?: () => Record<string, PluginStatus>;
 }
 
 export class PolicyServer {
@@ -43,8 +50,11 @@ export class PolicyServer {
     this.host = options.host ?? '127.0.0.1';
     this.maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     this.routes = [
-      { path: '/v1/data/*', methods: { GET: dataGetHandler(options.engine), POST: dataPostHandler(options.engine) } },
-      { path: '/health', methods: { GET: () => ({ status: 200, body: {} }) } },
+      {
+        path: '/v1/data/*',
+        methods: { GET: dataGetHandler(options.engine, options.decisionListener), POST: dataPostHandler(options.engine, options.decisionListener) },
+      },
+      { path: '/health', methods: { GET: healthHandler(options.pluginStatuses) } },
     ];
     this.server = http.createServer({ keepAlive: true }, (req, res) => {
       void this.handle(req, res);

@@ -1,0 +1,56 @@
+/**
+ * The `status` section of OPA's configuration
+ * (https://www.openpolicyagent.org/docs/configuration#status), with OPA's keys and rules
+ * (`v1/plugins/status/plugin.go`). `trigger` is accepted and ignored: the scheduler triggers.
+ */
+import { ConfigError } from '../../errors';
+import type { ServiceConfig } from '../../services/service-config';
+
+const KEY = 'status';
+
+export interface StatusConfig {
+  /** Print every report to stdout as one JSON line. */
+  readonly console: boolean;
+  /** The service reports go to; undefined when reports go to the console only. */
+  readonly service?: string;
+  /** Path below the service URL: `/status`, or `/status/<partition_name>`. */
+  readonly resource: string;
+}
+
+/**
+ * Parses `status`. Returns undefined when status reporting is off, as OPA decides it: the section
+ * is absent, or it names no service and enables no console while no service exists.
+ */
+export function parseStatusConfig(raw: unknown, services: ReadonlyMap<string, ServiceConfig>): StatusConfig | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${KEY} must be an object, got ${JSON.stringify(raw)}`);
+  const c = raw as Record<string, unknown>;
+
+  if (c.plugin !== undefined) {
+    throw new ConfigError(`${KEY}.plugin is not supported (no custom status plugins in the Lambda extension), got ${JSON.stringify(c.plugin)}`);
+  }
+  if (c.prometheus !== undefined && c.prometheus !== false) {
+    throw new ConfigError(`${KEY}.prometheus is not supported (the Lambda extension serves no /metrics endpoint), got ${JSON.stringify(c.prometheus)}`);
+  }
+  if (c.trigger !== undefined && c.trigger !== 'periodic' && c.trigger !== 'manual') {
+    throw new ConfigError(`${KEY}.trigger must be "periodic" or "manual", got ${JSON.stringify(c.trigger)}`);
+  }
+  const console = c.console ?? false;
+  if (typeof console !== 'boolean') throw new ConfigError(`${KEY}.console must be true or false, got ${JSON.stringify(c.console)}`);
+  let service = optionalString(c.service, `${KEY}.service`);
+  if (service === undefined && services.size === 0 && !console) return undefined;
+  if (service === undefined && !console) {
+    // OPA's backwards-compatible fallback to the first service, only without console logging.
+    service = services.keys().next().value;
+  } else if (service !== undefined && !services.has(service)) {
+    throw new ConfigError(`${KEY}.service names an unknown service ${JSON.stringify(service)}; configured services: ${[...services.keys()].join(', ') || 'none'}`);
+  }
+  const partition = optionalString(c.partition_name, `${KEY}.partition_name`);
+  return { console, service, resource: partition ? `/status/${partition}` : '/status' };
+}
+
+function optionalString(value: unknown, key: string): string | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value !== 'string') throw new ConfigError(`${key} must be a string, got ${JSON.stringify(value)}`);
+  return value;
+}

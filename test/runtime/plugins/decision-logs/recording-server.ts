@@ -1,0 +1,84 @@
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { gunzipSync } from 'node:zlib';
+import { ServiceClient } from '../../../../runtime/src/services/service-client';
+import { parseServices } from '../../../../runtime/src/services/service-config';
+
+/** One request as the server received it, with a gzip body already decompressed. */
+export interface RecordedRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: http.IncomingHttpHeaders;
+  /** Bytes as sent on the wire. */
+  readonly raw: Buffer;
+  /** The body parsed as JSON (after gunzip when `content-encoding: gzip`). */
+  readonly json: unknown;
+  /** The status the server answered. */
+  status?: number;
+}
+
+/** How the server answers: a status code, or `hang` to never answer (until it is closed). */
+export type Answer = number | 'hang';
+
+/**
+ * A real HTTP server on loopback that records what it receives, standing in for a decision log
+ * or status service. `answer` decides each response and may be changed between requests.
+ */
+export class RecordingServer {
+  public readonly requests: RecordedRequest[] = [];
+  public answer: Answer | ((req: RecordedRequest) => Answer) = 200;
+  private readonly server: http.Server;
+  private url?: string;
+
+  public constructor() {
+    this.server = http.createServer((req, res) => {
+      const parts: Buffer[] = [];
+      req.on('data', (d: Buffer) => parts.push(d));
+      req.on('end', () => {
+        const raw = Buffer.concat(parts);
+        const text = req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw).toString('utf8') : raw.toString('utf8');
+        const recorded: RecordedRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, raw, json: text ? JSON.parse(text) : undefined };
+        const answer = typeof this.answer === 'function' ? this.answer(recorded) : this.answer;
+        if (answer === 'hang') return; // the request is left open; close() ends it
+        recorded.status = answer;
+        this.requests.push(recorded);
+        res.writeHead(answer, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+  }
+
+  public async listen(): Promise<string> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this.url;
+  }
+
+  /** A ServiceClient for this server, as the extension would build it from `services`. */
+  public client(name = 'logs'): ServiceClient {
+    if (!this.url) throw new Error('listen() first');
+    const config = parseServices({ [name]: { url: this.url } }).get(name)!;
+    return new ServiceClient(config, () => { throw new Error('no AWS credentials in these tests'); });
+  }
+
+  /** Requests the server accepted (answered 2xx), in arrival order. */
+  public accepted(): RecordedRequest[] {
+    return this.requests.filter((r) => r.status !== undefined && r.status >= 200 && r.status < 300);
+  }
+
+  /** Every decision log event in an accepted upload, in arrival order. */
+  public events(): Array<Record<string, unknown>> {
+    return this.accepted().flatMap((r) => r.json as Array<Record<string, unknown>>);
+  }
+
+  public async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+/** Rejects when `promise` has not settled within `ms`: nothing in a test waits forever. */
+export function within<T>(promise: Promise<T>, ms = 10_000, what = 'operation'): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms); });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
