@@ -14,8 +14,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { AuthorizedFunctionStack, BUNDLE_FILE } from './app';
-import { readSynthesizedFunction } from '../emulator/src/cloud-assembly';
 import { LambdaEmulator } from '../emulator/src';
+import { readSynthesizedFunction } from '../emulator/src/cloud-assembly';
 
 const ROOT = path.resolve(__dirname, '..');
 const OPA = path.join(ROOT, '.tools', 'bin', 'opa');

@@ -1,8 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Token } from 'aws-cdk-lib';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { OpaBundleBinding } from './private/bundle-binding';
+import { envName, OpaBundleBinding } from './private/bundle-binding';
 
 /** Options for `OpaBundle.fromAsset`. */
 export interface OpaBundleAssetOptions {
@@ -13,6 +14,51 @@ export interface OpaBundleAssetOptions {
    * @default - the file name without `.tar.gz` (or `.tgz`)
    */
   readonly name?: string;
+}
+
+/** What a remote bundle that cannot be fetched during Lambda init does to the init. */
+export enum BundleInitFailure {
+  /** Fail the init (`Extension.BundleActivationFailed`): no function runs without its policy. */
+  FAIL_INIT = 'fail_init',
+  /** Start anyway, not ready: decisions under the bundle's roots are undefined until it arrives. */
+  START_NOT_READY = 'start_not_ready',
+}
+
+/** Options for bundles the extension downloads (`OpaBundle.fromBucket`, `OpaBundle.fromUrl`). */
+export interface OpaRemoteBundleOptions {
+  /**
+   * The bundle's name, as OPA reports it. Letters, digits, `.`, `_` and `-`.
+   *
+   * @default - the last path segment of the key or resource, without `.tar.gz`
+   */
+  readonly name?: string;
+
+  /**
+   * Keep the last activated bundle under OPA's `persistence_directory` (in `/tmp`) and serve it
+   * at init when the service cannot be reached (OPA's `persist`).
+   *
+   * @default false
+   */
+  readonly persist?: boolean;
+
+  /**
+   * What happens when the bundle cannot be fetched during init.
+   *
+   * @default BundleInitFailure.FAIL_INIT
+   */
+  readonly onInitFailure?: BundleInitFailure;
+}
+
+/** Options for `OpaBundle.fromUrl`. */
+export interface OpaUrlBundleOptions extends OpaRemoteBundleOptions {
+  /**
+   * A bearer token sent as `Authorization: Bearer <token>`. Put a reference to an environment
+   * variable of the function here (`'${BUNDLE_TOKEN}'`) rather than the secret itself: the value
+   * is written into the layer.
+   *
+   * @default - no Authorization header
+   */
+  readonly bearerToken?: string;
 }
 
 /**
@@ -30,8 +76,94 @@ export abstract class OpaBundle {
     return new AssetBundle(file, options);
   }
 
+  /**
+   * A bundle in an S3 bucket, downloaded by the extension at init and refreshed on the scheduler's
+   * triggers. Requests are signed with the function's role (Lambda gives the extension its
+   * credentials), and the role is granted `s3:GetObject` on the key.
+   *
+   * @param bucket the bucket holding the bundle
+   * @param key the object key of the bundle (`.tar.gz` built with `opa build -t wasm`)
+   */
+  public static fromBucket(bucket: s3.IBucket, key: string, options: OpaRemoteBundleOptions = {}): OpaBundle {
+    return new BucketBundle(bucket, key, options);
+  }
+
+  /**
+   * A bundle served by an OPA bundle server (an nginx, OPAL, Styra DAS...), downloaded with
+   * `If-None-Match` so that unchanged bundles are not downloaded again.
+   *
+   * @param url the service's base URL, e.g. `https://bundles.example.com`
+   * @param resource the bundle's path below the URL, e.g. `bundles/authz.tar.gz`
+   */
+  public static fromUrl(url: string, resource: string, options: OpaUrlBundleOptions = {}): OpaBundle {
+    return new UrlBundle(url, resource, options);
+  }
+
   /** @internal */
   public abstract _bind(scope: Construct): OpaBundleBinding;
+}
+
+function checkName(scope: Construct, factory: string, name: string): string {
+  if (!Token.isUnresolved(name) && !BUNDLE_NAME.test(name)) {
+    throw new Error(`${scope.node.path}: OpaBundle.${factory}: bundle name must use only letters, digits, '.', '_' and '-', got ${JSON.stringify(name)}`);
+  }
+  return name;
+}
+
+function nameFromPath(scope: Construct, factory: string, p: string, option?: string): string {
+  if (option !== undefined) return checkName(scope, factory, option);
+  if (Token.isUnresolved(p)) throw new Error(`${scope.node.path}: OpaBundle.${factory}: give the bundle a name when its path is a token`);
+  return checkName(scope, factory, p.split('/').filter(Boolean).pop()!.replace(/(\.tar\.gz|\.tgz)$/, ''));
+}
+
+function remoteBundle(service: string, resource: string, options: OpaRemoteBundleOptions): Record<string, unknown> {
+  return {
+    service,
+    resource,
+    ...(options.persist ? { persist: true } : {}),
+    ...(options.onInitFailure ? { on_init_failure: options.onInitFailure } : {}),
+  };
+}
+
+class BucketBundle extends OpaBundle {
+  public constructor(private readonly bucket: s3.IBucket, private readonly key: string, private readonly options: OpaRemoteBundleOptions) {
+    super();
+  }
+
+  public _bind(scope: Construct): OpaBundleBinding {
+    const name = nameFromPath(scope, 'fromBucket', this.key, this.options.name);
+    const service = `s3_${name}`;
+    const urlVar = envName(name, 'BUCKET_URL');
+    return {
+      name,
+      services: { [service]: { url: `\${${urlVar}}`, credentials: { s3_signing: { environment_credentials: {} } } } },
+      bundle: remoteBundle(service, this.key, this.options),
+      environment: { [urlVar]: `https://${this.bucket.bucketRegionalDomainName}` },
+      grant: (grantee) => this.bucket.grantRead(grantee, this.key),
+    };
+  }
+}
+
+class UrlBundle extends OpaBundle {
+  public constructor(private readonly url: string, private readonly resource: string, private readonly options: OpaUrlBundleOptions) {
+    super();
+  }
+
+  public _bind(scope: Construct): OpaBundleBinding {
+    const name = nameFromPath(scope, 'fromUrl', this.resource, this.options.name);
+    if (!Token.isUnresolved(this.url) && !/^https?:\/\//.test(this.url)) {
+      throw new Error(`${scope.node.path}: OpaBundle.fromUrl: url must start with http:// or https://, got ${JSON.stringify(this.url)}`);
+    }
+    const service = `bundles_${name}`;
+    const urlVar = envName(name, 'BUNDLE_URL');
+    const token = this.options.bearerToken;
+    return {
+      name,
+      services: { [service]: { url: `\${${urlVar}}`, ...(token ? { credentials: { bearer: { token } } } : {}) } },
+      bundle: remoteBundle(service, this.resource, this.options),
+      environment: { [urlVar]: this.url },
+    };
+  }
 }
 
 const BUNDLE_NAME = /^[A-Za-z0-9._-]+$/;
@@ -46,10 +178,6 @@ class AssetBundle extends OpaBundle {
     if (!fs.existsSync(file) || !fs.statSync(file).isFile()) {
       throw new Error(`${scope.node.path}: OpaBundle.fromAsset: no bundle file at ${file}; build one with \`opa build -t wasm -e <entrypoint> ...\``);
     }
-    const name = this.options.name ?? path.basename(file).replace(/(\.tar\.gz|\.tgz)$/, '');
-    if (!Token.isUnresolved(name) && !BUNDLE_NAME.test(name)) {
-      throw new Error(`${scope.node.path}: OpaBundle.fromAsset: bundle name must use only letters, digits, '.', '_' and '-', got ${JSON.stringify(name)}`);
-    }
-    return { name, embeddedFile: file };
+    return { name: nameFromPath(scope, 'fromAsset', file, this.options.name), embeddedFile: file };
   }
 }

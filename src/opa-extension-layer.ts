@@ -1,9 +1,38 @@
 import { Annotations, Aspects, Duration, IAspect, Stack, Token } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct, IConstruct } from 'constructs';
 import { OpaBundle } from './opa-bundle';
+import { envName } from './private/bundle-binding';
 import { assembleLayer } from './private/layer-assembly';
-import { buildOpaConfig, KNOWN_PLUGINS } from './private/opa-config';
+import { buildOpaConfig, KNOWN_PLUGINS, ReportingTarget } from './private/opa-config';
+
+/** Where the decision-log or status plugin reports. */
+export interface OpaReportingOptions {
+  /**
+   * Also print each decision-log event or status report as one JSON line on stdout, which Lambda
+   * ships to CloudWatch Logs.
+   *
+   * @default false
+   */
+  readonly console?: boolean;
+
+  /**
+   * Base URL of a service that accepts OPA's uploads: decision logs are POSTed gzip-compressed to
+   * `<url>/logs`, status reports to `<url>/status`.
+   *
+   * @default - no upload
+   */
+  readonly url?: string;
+
+  /**
+   * A bearer token for the service. Put a reference to an environment variable of the function
+   * here (`'${LOG_TOKEN}'`) rather than the secret itself: the value is written into the layer.
+   *
+   * @default - no Authorization header
+   */
+  readonly bearerToken?: string;
+}
 
 /** Properties of an `OpaExtensionLayer`. */
 export interface OpaExtensionLayerProps {
@@ -20,6 +49,22 @@ export interface OpaExtensionLayerProps {
    * @default - none
    */
   readonly bundles?: OpaBundle[];
+
+  /**
+   * Decision logs: one event per decision, with OPA's fields, flushed on the scheduler's rounds
+   * and before the environment shuts down.
+   *
+   * @default - no decision logs
+   */
+  readonly decisionLogs?: OpaReportingOptions;
+
+  /**
+   * Status reports (bundles, plugin states, metrics) on each round where something changed and at
+   * shutdown.
+   *
+   * @default - no status reports
+   */
+  readonly status?: OpaReportingOptions;
 
   /**
    * Port of OPA's REST API on 127.0.0.1 inside the execution environment.
@@ -106,6 +151,9 @@ export class OpaExtensionLayer extends lambda.LayerVersion {
   public readonly url: string;
 
   private readonly configured = new Set<lambda.Function>();
+  /** What every function with the layer gets: variables the config refers to as `${NAME}`. */
+  private readonly functionEnvironment: Record<string, string>;
+  private readonly grants: Array<(grantee: iam.IGrantable) => void>;
 
   public constructor(scope: Construct, id: string, props: OpaExtensionLayerProps = {}) {
     const port = props.port ?? DEFAULT_PORT;
@@ -116,15 +164,19 @@ export class OpaExtensionLayer extends lambda.LayerVersion {
       if (names.has(b.name)) throw new Error(`${scope.node.path}/${id}: two bundles are named ${JSON.stringify(b.name)}; give one a name with OpaBundle.fromAsset(file, { name })`);
       names.add(b.name);
     }
-    const config = buildOpaConfig({ ...props, port });
+    const decisionLogs = reportingTarget(scope, id, 'decisionLogs', 'decision_logs', props.decisionLogs);
+    const status = reportingTarget(scope, id, 'status', 'status', props.status);
+    const config = buildOpaConfig({ ...props, port, bundles, decisionLogs: decisionLogs?.target, status: status?.target });
     super(scope, id, {
-      code: lambda.Code.fromAsset(assembleLayer({ config, bundles })),
+      code: lambda.Code.fromAsset(assembleLayer({ config, embedded: bundles.filter((b) => b.embeddedFile) })),
       compatibleRuntimes: [lambda.Runtime.NODEJS_20_X, lambda.Runtime.NODEJS_22_X],
       compatibleArchitectures: [lambda.Architecture.X86_64, lambda.Architecture.ARM_64],
       description: props.description ?? 'Open Policy Agent Lambda extension',
       layerVersionName: props.layerVersionName,
     });
     this.url = `http://127.0.0.1:${port}`;
+    this.functionEnvironment = Object.assign({}, ...bundles.map((b) => b.environment ?? {}), decisionLogs?.environment, status?.environment);
+    this.grants = bundles.flatMap((b) => (b.grant ? [b.grant] : []));
     for (const name of [...(props.pluginStartPriority ?? []), ...(props.pluginStopPriority ?? [])]) {
       if (!KNOWN_PLUGINS.includes(name)) {
         Annotations.of(this).addWarningV2('opa-lambda-extension:unknownPlugin', `plugin "${name}" is not one of ${KNOWN_PLUGINS.join(', ')}; the extension skips it`);
@@ -151,7 +203,11 @@ export class OpaExtensionLayer extends lambda.LayerVersion {
   private configureFunction(fn: lambda.Function): void {
     if (this.configured.has(fn)) return;
     this.configured.add(fn);
-    if (!(OPA_URL_ENV in environmentOf(fn))) fn.addEnvironment(OPA_URL_ENV, this.url);
+    const existing = environmentOf(fn);
+    for (const [name, value] of Object.entries({ [OPA_URL_ENV]: this.url, ...this.functionEnvironment })) {
+      if (!(name in existing)) fn.addEnvironment(name, value);
+    }
+    for (const grant of this.grants) grant(fn);
   }
 
   /** Whether the function's rendered layers include this one (public API only, no private fields). */
@@ -177,6 +233,25 @@ class ConfigureFunctionsAspect implements IAspect {
   public visit(node: IConstruct): void {
     if (node instanceof lambda.Function) this.layer._configureIfUsedBy(node);
   }
+}
+
+/** The OPA config of a reporting plugin, and the variable that carries its URL to the function. */
+function reportingTarget(scope: Construct, id: string, prop: string, service: string, options?: OpaReportingOptions):
+{ target: ReportingTarget; environment: Record<string, string> } | undefined {
+  if (!options) return undefined;
+  if (!options.console && options.url === undefined) {
+    throw new Error(`${scope.node.path}/${id}: ${prop} needs console: true or a url, got neither`);
+  }
+  if (options.url === undefined) return { target: { console: true }, environment: {} };
+  if (!Token.isUnresolved(options.url) && !/^https?:\/\//.test(options.url)) {
+    throw new Error(`${scope.node.path}/${id}: ${prop}.url must start with http:// or https://, got ${JSON.stringify(options.url)}`);
+  }
+  const urlVar = envName(service, 'URL');
+  const serviceConfig = {
+    url: `\${${urlVar}}`,
+    ...(options.bearerToken ? { credentials: { bearer: { token: options.bearerToken } } } : {}),
+  };
+  return { target: { console: options.console, service, serviceConfig }, environment: { [urlVar]: options.url } };
 }
 
 function validateProps(scope: Construct, id: string, props: OpaExtensionLayerProps, port: number): void {

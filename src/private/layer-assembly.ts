@@ -12,7 +12,8 @@ const RUNTIME_DIR = path.join(__dirname, '..', '..', 'lib', 'runtime');
 
 export interface LayerContents {
   readonly config: Record<string, unknown>;
-  readonly bundles: OpaBundleBinding[];
+  /** Bundles embedded in the layer (those with an `embeddedFile`). */
+  readonly embedded: OpaBundleBinding[];
 }
 
 /**
@@ -36,8 +37,8 @@ export function assembleLayer(contents: LayerContents): string {
   fs.chmodSync(path.join(dir, 'extensions', 'opa'), 0o755);
   fs.copyFileSync(runtime, path.join(dir, 'opa-extension', 'index.js'));
   fs.writeFileSync(path.join(dir, 'opa-extension', 'config.json'), JSON.stringify(contents.config, null, 2) + '\n');
-  for (const bundle of contents.bundles) {
-    fs.copyFileSync(bundle.embeddedFile, path.join(dir, 'opa-extension', 'bundles', `${bundle.name}.tar.gz`));
+  for (const bundle of contents.embedded) {
+    fs.copyFileSync(bundle.embeddedFile!, path.join(dir, 'opa-extension', 'bundles', `${bundle.name}.tar.gz`));
   }
   return dir;
 }

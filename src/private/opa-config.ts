@@ -1,7 +1,17 @@
 import { Duration } from 'aws-cdk-lib';
+import { OpaBundleBinding } from './bundle-binding';
 
 /** The plugins the extension knows by name, in OPA's default start order. */
 export const KNOWN_PLUGINS = ['discovery', 'bundle', 'decision_logs', 'status'];
+
+/** Where a management plugin reports: OPA's `service` (+ `resource`) and `console`. */
+export interface ReportingTarget {
+  readonly console?: boolean;
+  /** Name of the service in `services`. */
+  readonly service?: string;
+  readonly serviceConfig?: Record<string, unknown>;
+  readonly resource?: string;
+}
 
 export interface OpaConfigInput {
   readonly port: number;
@@ -11,6 +21,9 @@ export interface OpaConfigInput {
   readonly triggerTimeout?: Duration;
   readonly pluginStartPriority?: string[];
   readonly pluginStopPriority?: string[];
+  readonly bundles: OpaBundleBinding[];
+  readonly decisionLogs?: ReportingTarget;
+  readonly status?: ReportingTarget;
 }
 
 /**
@@ -19,6 +32,15 @@ export interface OpaConfigInput {
  * `plugins.lambda_extension`. Unset options are left out so the extension's defaults apply.
  */
 export function buildOpaConfig(input: OpaConfigInput): Record<string, unknown> {
+  const services: Record<string, unknown> = {};
+  const bundles: Record<string, unknown> = {};
+  for (const b of input.bundles) {
+    Object.assign(services, b.services);
+    if (b.bundle) bundles[b.name] = b.bundle;
+  }
+  for (const target of [input.decisionLogs, input.status]) {
+    if (target?.service && target.serviceConfig) services[target.service] = target.serviceConfig;
+  }
   const lambdaExtension = compact({
     port: input.port,
     minimum_trigger_threshold: input.minimumTriggerThreshold?.toSeconds(),
@@ -29,8 +51,17 @@ export function buildOpaConfig(input: OpaConfigInput): Record<string, unknown> {
   return compact({
     labels: input.labels,
     default_decision: input.defaultDecision,
+    services: Object.keys(services).length ? services : undefined,
+    bundles: Object.keys(bundles).length ? bundles : undefined,
+    decision_logs: reporting(input.decisionLogs),
+    status: reporting(input.status),
     plugins: { lambda_extension: lambdaExtension },
   });
+}
+
+function reporting(target?: ReportingTarget): Record<string, unknown> | undefined {
+  if (!target) return undefined;
+  return compact({ console: target.console || undefined, service: target.service, resource: target.resource });
 }
 
 function compact(o: Record<string, unknown>): Record<string, unknown> {

@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { OpaBundle, OpaExtensionLayer } from '../../src';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { BundleInitFailure, OpaBundle, OpaExtensionLayer } from '../../src';
 
 let workDir: string;
 let bundleFile: string;
@@ -32,6 +33,10 @@ function newFunction(stack: Stack, id = 'Fn', props: Partial<lambda.FunctionProp
 }
 
 /** The folder CDK staged for the layer: layers are asset folders copied into the assembly. */
+function layerConfig(stack: Stack, layer: OpaExtensionLayer): unknown {
+  return JSON.parse(fs.readFileSync(path.join(layerContents(stack, layer), 'opa-extension', 'config.json'), 'utf8'));
+}
+
 function layerContents(stack: Stack, layer: OpaExtensionLayer): string {
   const assembly = (stack.node.root as App).synth();
   const cfn = layer.node.defaultChild as lambda.CfnLayerVersion;
@@ -193,5 +198,94 @@ describe('OpaExtensionLayer', () => {
     const stack = newStack();
     expect(() => new OpaExtensionLayer(stack, 'Opa', { bundle: OpaBundle.fromAsset(bundleFile, { name: '../evil' }) }))
       .toThrow('bundle name must use only letters, digits, \'.\', \'_\' and \'-\', got "../evil"');
+  });
+});
+
+describe('remote bundles, decision logs and status', () => {
+  test('GIVEN OpaBundle.fromBucket THEN the config signs S3 requests, the URL comes from the environment and the role may read the key', () => {
+    const stack = newStack();
+    const bucket = new s3.Bucket(stack, 'Policies');
+    const fn = newFunction(stack);
+    const opa = new OpaExtensionLayer(stack, 'Opa', {
+      bundle: OpaBundle.fromBucket(bucket, 'bundles/authz.tar.gz', { persist: true, onInitFailure: BundleInitFailure.START_NOT_READY }),
+    });
+
+    fn.addLayers(opa);
+
+    expect(layerConfig(stack, opa)).toEqual({
+      services: { s3_authz: { url: '${OPA_AUTHZ_BUCKET_URL}', credentials: { s3_signing: { environment_credentials: {} } } } },
+      bundles: { authz: { service: 's3_authz', resource: 'bundles/authz.tar.gz', persist: true, on_init_failure: 'start_not_ready' } },
+      plugins: { lambda_extension: { port: 8181 } },
+    });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: {
+          OPA_URL: 'http://127.0.0.1:8181',
+          OPA_AUTHZ_BUCKET_URL: { 'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [Match.stringLikeRegexp('^Policies'), 'RegionalDomainName'] }]] },
+        },
+      },
+    });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: [{
+          Action: ['s3:GetObject*', 's3:GetBucket*', 's3:List*'],
+          Effect: 'Allow',
+          Resource: [
+            { 'Fn::GetAtt': [Match.stringLikeRegexp('^Policies'), 'Arn'] },
+            { 'Fn::Join': ['', [{ 'Fn::GetAtt': [Match.stringLikeRegexp('^Policies'), 'Arn'] }, '/bundles/authz.tar.gz']] },
+          ],
+        }],
+      },
+    });
+  });
+
+  test('GIVEN OpaBundle.fromUrl with a bearer token reference THEN the token stays a reference and the URL is in the environment', () => {
+    const stack = newStack();
+    const fn = newFunction(stack, 'Fn', { environment: { BUNDLE_TOKEN: 'from-the-user' } });
+    const opa = new OpaExtensionLayer(stack, 'Opa', {
+      bundle: OpaBundle.fromUrl('https://bundles.example.com', 'v1/bundles/rbac.tar.gz', { bearerToken: '${BUNDLE_TOKEN}' }),
+    });
+
+    opa.addToFunction(fn);
+
+    expect(layerConfig(stack, opa)).toMatchObject({
+      services: { bundles_rbac: { url: '${OPA_RBAC_BUNDLE_URL}', credentials: { bearer: { token: '${BUNDLE_TOKEN}' } } } },
+      bundles: { rbac: { service: 'bundles_rbac', resource: 'v1/bundles/rbac.tar.gz' } },
+    });
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: { BUNDLE_TOKEN: 'from-the-user', OPA_URL: 'http://127.0.0.1:8181', OPA_RBAC_BUNDLE_URL: 'https://bundles.example.com' } },
+    });
+    Template.fromStack(stack).resourceCountIs('AWS::IAM::Policy', 0);
+  });
+
+  test('GIVEN decision logs to a service and status on the console THEN both are configured and only the log URL is in the environment', () => {
+    const stack = newStack();
+    const fn = newFunction(stack);
+    const opa = new OpaExtensionLayer(stack, 'Opa', {
+      decisionLogs: { url: 'https://logs.example.com', bearerToken: '${LOG_TOKEN}', console: true },
+      status: { console: true },
+    });
+
+    fn.addLayers(opa);
+
+    expect(layerConfig(stack, opa)).toEqual({
+      services: { decision_logs: { url: '${OPA_DECISION_LOGS_URL}', credentials: { bearer: { token: '${LOG_TOKEN}' } } } },
+      decision_logs: { console: true, service: 'decision_logs' },
+      status: { console: true },
+      plugins: { lambda_extension: { port: 8181 } },
+    });
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: { OPA_URL: 'http://127.0.0.1:8181', OPA_DECISION_LOGS_URL: 'https://logs.example.com' } },
+    });
+  });
+
+  test.each([
+    ['decision logs with neither console nor url', { decisionLogs: {} }, 'Stack/Opa: decisionLogs needs console: true or a url, got neither'],
+    ['a status url without a scheme', { status: { url: 'status.example.com' } }, 'Stack/Opa: status.url must start with http:// or https://, got "status.example.com"'],
+    ['a bundle URL without a scheme', { bundle: OpaBundle.fromUrl('bundles.example.com', 'b.tar.gz') }, 'Stack: OpaBundle.fromUrl: url must start with http:// or https://, got "bundles.example.com"'],
+  ])('GIVEN %s THEN synth fails naming the prop and the value', (_, props, message) => {
+    const stack = newStack();
+    expect(() => new OpaExtensionLayer(stack, 'Opa', props)).toThrow(message);
   });
 });
