@@ -67,6 +67,17 @@ export interface OpaExtensionLayerProps {
   readonly status?: OpaReportingOptions;
 
   /**
+   * More OPA configuration, deep-merged over what the other props generate (objects merge, other
+   * values replace): `keys` and `bundles.<name>.signing`, `decision_logs.reporting`, `services`
+   * of your own... in OPA's format (https://www.openpolicyagent.org/docs/configuration). It is
+   * written into the layer: refer to secrets and deploy-time values as `${NAME}` and set `NAME` in
+   * the function's environment.
+   *
+   * @default - none
+   */
+  readonly opaConfig?: { [key: string]: any };
+
+  /**
    * Port of OPA's REST API on 127.0.0.1 inside the execution environment.
    *
    * @default 8181
@@ -166,7 +177,10 @@ export class OpaExtensionLayer extends lambda.LayerVersion {
     }
     const decisionLogs = reportingTarget(scope, id, 'decisionLogs', 'decision_logs', props.decisionLogs);
     const status = reportingTarget(scope, id, 'status', 'status', props.status);
-    const config = buildOpaConfig({ ...props, port, bundles, decisionLogs: decisionLogs?.target, status: status?.target });
+    const config = mergeConfig(
+      buildOpaConfig({ ...props, port, bundles, decisionLogs: decisionLogs?.target, status: status?.target }),
+      checkOpaConfig(scope, id, props.opaConfig ?? {}),
+    );
     super(scope, id, {
       code: lambda.Code.fromAsset(assembleLayer({ config, embedded: bundles.filter((b) => b.embeddedFile) })),
       compatibleRuntimes: [lambda.Runtime.NODEJS_20_X, lambda.Runtime.NODEJS_22_X],
@@ -233,6 +247,35 @@ class ConfigureFunctionsAspect implements IAspect {
   public visit(node: IConstruct): void {
     if (node instanceof lambda.Function) this.layer._configureIfUsedBy(node);
   }
+}
+
+/** The config file is written at synth time: a CloudFormation value in it would stay a token string. */
+function checkOpaConfig(scope: Construct, id: string, config: { [key: string]: any }): { [key: string]: any } {
+  const visit = (value: unknown, at: string): void => {
+    if (typeof value === 'string' && Token.isUnresolved(value)) {
+      throw new Error(`${scope.node.path}/${id}: opaConfig${at} is a deploy-time value, which the layer's config file cannot hold; `
+        + 'write "${NAME}" there and set NAME in the function\'s environment');
+    }
+    if (value && typeof value === 'object') {
+      for (const [k, v] of Object.entries(value)) visit(v, Array.isArray(value) ? `${at}[${k}]` : `${at}.${k}`);
+    }
+  };
+  visit(config, '');
+  return config;
+}
+
+/** Objects merge key by key; anything else in `extra` replaces what `base` has. */
+function mergeConfig(base: Record<string, unknown>, extra: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(extra)) {
+    const b = out[k];
+    out[k] = isObject(b) && isObject(v) ? mergeConfig(b, v) : v;
+  }
+  return out;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** The OPA config of a reporting plugin, and the variable that carries its URL to the function. */

@@ -288,4 +288,30 @@ describe('remote bundles, decision logs and status', () => {
     const stack = newStack();
     expect(() => new OpaExtensionLayer(stack, 'Opa', props)).toThrow(message);
   });
+
+  test('GIVEN opaConfig THEN it is deep-merged over the generated config', () => {
+    const stack = newStack();
+    const opa = new OpaExtensionLayer(stack, 'Opa', {
+      bundle: OpaBundle.fromUrl('https://bundles.example.com', 'authz.tar.gz'),
+      opaConfig: {
+        keys: { release: { algorithm: 'RS256', key: '${BUNDLE_PUBLIC_KEY}' } },
+        bundles: { authz: { signing: { keyid: 'release' } } },
+        plugins: { lambda_extension: { trigger_timeout: 3 } },
+      },
+    });
+
+    expect(layerConfig(stack, opa)).toEqual({
+      services: { bundles_authz: { url: '${OPA_AUTHZ_BUNDLE_URL}' } },
+      bundles: { authz: { service: 'bundles_authz', resource: 'authz.tar.gz', signing: { keyid: 'release' } } },
+      keys: { release: { algorithm: 'RS256', key: '${BUNDLE_PUBLIC_KEY}' } },
+      plugins: { lambda_extension: { port: 8181, trigger_timeout: 3 } },
+    });
+  });
+
+  test('GIVEN a deploy-time value in opaConfig THEN synth fails and says how to pass it', () => {
+    const stack = newStack();
+    const bucket = new s3.Bucket(stack, 'Logs');
+    expect(() => new OpaExtensionLayer(stack, 'Opa', { opaConfig: { services: { logs: { url: bucket.bucketWebsiteUrl } } } }))
+      .toThrow('Stack/Opa: opaConfig.services.logs.url is a deploy-time value, which the layer\'s config file cannot hold; write "${NAME}" there');
+  });
 });
