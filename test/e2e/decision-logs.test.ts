@@ -9,25 +9,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { LambdaEmulator } from '../../emulator/src';
 import { OpaBundle } from '../../src';
+import { buildRbacBundle } from './fixtures/rbac-bundle';
 import { RecordingServer } from '../runtime/plugins/decision-logs/recording-server';
 import { freePort, synthesizeLayer, SynthesizedLayer, writeTempBundle } from '../support/layer';
-import { buildWasmBundle } from '../support/opa';
 
 const HANDLER = { file: path.join(__dirname, 'fixtures', 'decision-handler.js') };
 const THRESHOLD_SECONDS = 2;
 
-const RBAC_REGO = `
-package app.rbac
-
-default allow := false
-
-allow if {
-  some role in data.bindings[input.user]
-  some grant in data.grants[role]
-  grant == input.action
-}
-`;
-const RBAC_DATA = { bindings: { alice: ['admin'], bob: ['viewer'] }, grants: { admin: ['read', 'write'], viewer: ['read'] } };
 
 let layer: SynthesizedLayer;
 let bundleFile: { file: string; dispose(): void };
@@ -37,7 +25,7 @@ let status: RecordingServer;
 const dirs: string[] = [];
 
 beforeAll(async () => {
-  const archive = await buildWasmBundle({ modules: { 'rbac.rego': RBAC_REGO }, data: RBAC_DATA, entrypoints: ['app/rbac/allow'], revision: 'rev-1' });
+  const archive = await buildRbacBundle(['app/rbac/allow']);
   bundleFile = writeTempBundle(archive, 'authz.tar.gz');
   layer = synthesizeLayer({ bundle: OpaBundle.fromAsset(bundleFile.file), port: await freePort(), labels: { app: 'e2e' } });
 });

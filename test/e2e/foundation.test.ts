@@ -8,30 +8,18 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { LambdaEmulator } from '../../emulator/src';
 import { OpaBundle } from '../../src';
+import { buildRbacBundle } from './fixtures/rbac-bundle';
 import { freePort, synthesizeLayer, SynthesizedLayer, writeTempBundle } from '../support/layer';
-import { buildWasmBundle } from '../support/opa';
 
 const HANDLER = { file: path.join(__dirname, 'fixtures', 'decision-handler.js') };
 
-const RBAC_REGO = `
-package app.rbac
-
-default allow := false
-
-allow if {
-  some role in data.bindings[input.user]
-  some grant in data.grants[role]
-  grant == input.action
-}
-`;
-const RBAC_DATA = { bindings: { alice: ['admin'], bob: ['viewer'] }, grants: { admin: ['read', 'write'], viewer: ['read'] } };
 
 let layer: SynthesizedLayer;
 let bundleFile: { file: string; dispose(): void };
 let emulator: LambdaEmulator | undefined;
 
 beforeAll(async () => {
-  const archive = await buildWasmBundle({ modules: { 'rbac.rego': RBAC_REGO }, data: RBAC_DATA, entrypoints: ['app/rbac/allow', 'app/rbac'], revision: 'rev-1' });
+  const archive = await buildRbacBundle(['app/rbac/allow', 'app/rbac']);
   bundleFile = writeTempBundle(archive, 'authz.tar.gz');
   layer = synthesizeLayer({ bundle: OpaBundle.fromAsset(bundleFile.file), port: await freePort() });
 });

@@ -5,6 +5,7 @@
  * `trigger`) are accepted and ignored: in Lambda the scheduler decides when uploads happen.
  */
 import { ConfigError } from '../../errors';
+import { optionalString, parseReportingTarget } from '../../services/reporting-target';
 import type { ServiceConfig } from '../../services/service-config';
 
 const KEY = 'decision_logs';
@@ -48,16 +49,9 @@ export function parseDecisionLogsConfig(raw: unknown, services: ReadonlyMap<stri
   if (c.plugin !== undefined) {
     throw new ConfigError(`${KEY}.plugin is not supported (no custom decision log plugins in the Lambda extension), got ${JSON.stringify(c.plugin)}`);
   }
-  const console = optionalBoolean(c.console, `${KEY}.console`) ?? false;
-  let service = optionalString(c.service, `${KEY}.service`);
-  if (service === undefined && services.size === 0 && !console) return undefined;
-  if (service === undefined && !console) {
-    // OPA falls back to the first service for backwards compatibility, but only without console
-    // logging: with it, the user may have meant the console alone.
-    service = services.keys().next().value;
-  } else if (service !== undefined && !services.has(service)) {
-    throw new ConfigError(`${KEY}.service names an unknown service ${JSON.stringify(service)}; configured services: ${[...services.keys()].join(', ') || 'none'}`);
-  }
+  const target = parseReportingTarget(c, KEY, services);
+  if (!target) return undefined;
+  const { console, service } = target;
 
   const reporting = c.reporting === undefined || c.reporting === null ? {} : object(c.reporting, `${KEY}.reporting`);
   if (reporting.max_decisions_per_second !== undefined) {
@@ -108,17 +102,6 @@ function integer(value: unknown, key: string, fallback: number, min: number, max
   return value;
 }
 
-function optionalBoolean(value: unknown, key: string): boolean | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'boolean') throw new ConfigError(`${key} must be true or false, got ${JSON.stringify(value)}`);
-  return value;
-}
-
-function optionalString(value: unknown, key: string): string | undefined {
-  if (value === undefined || value === null || value === '') return undefined;
-  if (typeof value !== 'string') throw new ConfigError(`${key} must be a string, got ${JSON.stringify(value)}`);
-  return value;
-}
 
 function object(value: unknown, key: string): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {

@@ -4,6 +4,7 @@
  * (`v1/plugins/status/plugin.go`). `trigger` is accepted and ignored: the scheduler triggers.
  */
 import { ConfigError } from '../../errors';
+import { optionalString, parseReportingTarget } from '../../services/reporting-target';
 import type { ServiceConfig } from '../../services/service-config';
 
 const KEY = 'status';
@@ -35,22 +36,10 @@ export function parseStatusConfig(raw: unknown, services: ReadonlyMap<string, Se
   if (c.trigger !== undefined && c.trigger !== 'periodic' && c.trigger !== 'manual') {
     throw new ConfigError(`${KEY}.trigger must be "periodic" or "manual", got ${JSON.stringify(c.trigger)}`);
   }
-  const console = c.console ?? false;
-  if (typeof console !== 'boolean') throw new ConfigError(`${KEY}.console must be true or false, got ${JSON.stringify(c.console)}`);
-  let service = optionalString(c.service, `${KEY}.service`);
-  if (service === undefined && services.size === 0 && !console) return undefined;
-  if (service === undefined && !console) {
-    // OPA's backwards-compatible fallback to the first service, only without console logging.
-    service = services.keys().next().value;
-  } else if (service !== undefined && !services.has(service)) {
-    throw new ConfigError(`${KEY}.service names an unknown service ${JSON.stringify(service)}; configured services: ${[...services.keys()].join(', ') || 'none'}`);
-  }
+  const target = parseReportingTarget(c, KEY, services);
+  if (!target) return undefined;
+  const { console, service } = target;
   const partition = optionalString(c.partition_name, `${KEY}.partition_name`);
   return { console, service, resource: partition ? `/status/${partition}` : '/status' };
 }
 
-function optionalString(value: unknown, key: string): string | undefined {
-  if (value === undefined || value === null || value === '') return undefined;
-  if (typeof value !== 'string') throw new ConfigError(`${key} must be a string, got ${JSON.stringify(value)}`);
-  return value;
-}

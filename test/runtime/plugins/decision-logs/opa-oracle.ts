@@ -4,8 +4,8 @@
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
+import { freePort } from '../../../support/layer';
 import { OPA_BIN, withTempDir } from '../../../support/opa';
 
 export interface OracleRequest {
@@ -55,13 +55,3 @@ async function waitHealthy(url: string, child: ChildProcess): Promise<void> {
   throw new Error('opa did not become healthy within 30 s');
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
