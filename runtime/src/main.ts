@@ -30,11 +30,10 @@ import { PolicyServer } from './server/server';
 import { createServiceClients, ServiceClient } from './services/service-client';
 import { parseServices, ServiceConfig } from './services/service-config';
 
-/**
- * The `version` label of decision logs and status reports (OPA puts its own version there).
- * TODO: inject the package version at bundle time (esbuild --define) instead of this constant.
- */
-const EXTENSION_VERSION = '0.0.0';
+/** The package version, set when the runtime is bundled (esbuild --define); absent when run from source. */
+declare const OPA_EXTENSION_VERSION: string | undefined;
+/** The `version` label of decision logs and status reports (OPA puts its own version there). */
+const EXTENSION_VERSION = typeof OPA_EXTENSION_VERSION === 'string' ? OPA_EXTENSION_VERSION : 'dev';
 
 async function main(): Promise<number> {
   const startedAt = Date.now();
