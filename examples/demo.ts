@@ -82,6 +82,13 @@ async function main(): Promise<number> {
       if (x.exitCode !== 0 || x.killed) failures++;
     }
 
+    step('the lifecycle, as the emulator saw it (ms since the emulator started)');
+    for (const e of emulator.events) {
+      if (e.source === 'emulator') continue;
+      const detail = [e.eventType, e.errorType, e.exitCode !== undefined ? `exit ${e.exitCode}` : undefined].filter(Boolean).join(' ');
+      console.log(`  ${e.t.toFixed(1).padStart(8)}  ${e.source.padEnd(8)} ${e.type}${detail ? ` (${detail})` : ''}`);
+    }
+
     step('the extension\'s log (one JSON object per line, as CloudWatch receives it)');
     printOutput(emulator);
   } finally {
