@@ -80,7 +80,15 @@ async function main(): Promise<number> {
           bundleStatuses: () => bundles?.statuses() ?? {},
         });
         server = new PolicyServer({
-          engine, port: config.port, logger, decisionListener: logging.decisionLogs, pluginStatuses: () => scheduler?.pluginStatuses() ?? {},
+          engine,
+          port: config.port,
+          logger,
+          decisionListener: logging.decisionLogs,
+          pluginStatuses: () => scheduler?.pluginStatuses() ?? {},
+          bundlesActivated: () => bundles?.allActivated() ?? true,
+          defaultDecision: config.defaultDecision,
+          version: EXTENSION_VERSION,
+          ...config.server,
         });
         const address = await server.listen();
         bundles = createBundlePlugin({ raw: config.raw, services, clients, engine, logger });

@@ -10,10 +10,22 @@ export interface ExtensionConfig {
   /** Path of the default decision answered at `POST /`, without a leading slash. */
   readonly defaultDecision: string;
   readonly labels: Readonly<Record<string, string>>;
+  /** OPA's `server.decoding` and `server.encoding` limits; absent keys keep the server's defaults. */
+  readonly server: ServerLimits;
   /** The raw `plugins.lambda_extension` object, for the scheduler's own parser. */
   readonly lambdaExtension: unknown;
   /** The whole configuration, for plugins that parse their own section. */
   readonly raw: Readonly<Record<string, unknown>>;
+}
+
+/** The subset of OPA's `server` configuration the extension honours (sizes in bytes). */
+export interface ServerLimits {
+  /** `server.decoding.max_length`: largest request body. */
+  readonly maxBodyBytes?: number;
+  /** `server.decoding.gzip.max_length`: largest gzip request body once inflated. */
+  readonly maxDecompressedBodyBytes?: number;
+  /** `server.encoding.gzip.min_length`: shortest response that is gzipped. */
+  readonly gzipMinLength?: number;
 }
 
 export const DEFAULT_PORT = 8181;
@@ -29,6 +41,7 @@ export function parseExtensionConfig(raw: Record<string, unknown>): ExtensionCon
     port: parsePort(lambdaExtension?.port),
     defaultDecision: parseDefaultDecision(raw.default_decision),
     labels: parseLabels(raw.labels),
+    server: parseServerLimits(raw.server),
     lambdaExtension,
     raw,
   };
@@ -51,6 +64,27 @@ function parseDefaultDecision(value: unknown): string {
     throw new ConfigError(`default_decision must be a path such as "/system/main", got ${JSON.stringify(value)}`);
   }
   return decision.replace(/^\/+/, '');
+}
+
+function parseServerLimits(value: unknown): ServerLimits {
+  const server = optionalObject(value, 'server') ?? {};
+  const decoding = optionalObject(server.decoding, 'server.decoding') ?? {};
+  const decodingGzip = optionalObject(decoding.gzip, 'server.decoding.gzip') ?? {};
+  const encoding = optionalObject(server.encoding, 'server.encoding') ?? {};
+  const encodingGzip = optionalObject(encoding.gzip, 'server.encoding.gzip') ?? {};
+  return {
+    maxBodyBytes: positiveInteger(decoding.max_length, 'server.decoding.max_length'),
+    maxDecompressedBodyBytes: positiveInteger(decodingGzip.max_length, 'server.decoding.gzip.max_length'),
+    gzipMinLength: positiveInteger(encodingGzip.min_length, 'server.encoding.gzip.min_length'),
+  };
+}
+
+function positiveInteger(value: unknown, key: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
+    throw new ConfigError(`${key} must be a positive whole number of bytes, got ${JSON.stringify(value)}`);
+  }
+  return value;
 }
 
 function parseLabels(value: unknown): Record<string, string> {

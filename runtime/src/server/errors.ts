@@ -2,7 +2,7 @@
  * Errors the API answers in OPA's shape, `{"code": ..., "message": ...}`
  * (https://www.openpolicyagent.org/docs/rest-api#errors). Codes are OPA's (`v1/server/types`).
  */
-export type ApiErrorCode = 'invalid_parameter' | 'internal_error' | 'resource_not_found' | 'method_not_allowed';
+export type ApiErrorCode = 'invalid_parameter' | 'internal_error' | 'resource_not_found' | 'method_not_allowed' | 'undefined_document';
 
 export class ApiError extends Error {
   /** Extra response headers, e.g. `Allow` on a 405. */
@@ -26,3 +26,7 @@ export class ApiError extends Error {
 
 /** OPA's `types.MsgDecodingLimitError`, answered 400 `invalid_parameter` (`handlers.DecodingLimitsHandler`). */
 export const BODY_TOO_LARGE = 'request body too large';
+/** OPA's `types.MsgDecodingGzipLimitError`, when a gzip body inflates past its limit. */
+export const GZIP_TOO_LARGE = 'compressed request body too large';
+/** OPA's answer to a `Content-Encoding: gzip` body that is not gzip. */
+export const GZIP_INVALID = 'could not decompress the body';

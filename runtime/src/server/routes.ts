@@ -1,7 +1,7 @@
 /**
  * The route table: one handler per method and path. A path ending in `/*` also matches everything
- * below it and hands the remainder to the handler. The rest of OPA's API (batch, query, config,
- * status, `POST /`) grows here as rows.
+ * below it and hands the remainder to the handler. The table itself is in `server.ts`; the rest of
+ * OPA's API (query, compile, config, status) would grow there as rows.
  */
 import { IncomingMessage } from 'node:http';
 

@@ -4,18 +4,33 @@
  */
 import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
+import * as zlib from 'node:zlib';
 import { PolicyEngine } from '../engine/policy-engine';
 import { Logger } from '../logger';
+import { batchPostHandler } from './batch-handler';
 import { dataGetHandler, dataPostHandler } from './data-handler';
+import type { DecisionContext } from './decision';
 import type { DecisionListener } from './decision-record';
+import { dataV0PostHandler, defaultDecisionHandler } from './default-decision-handler';
 import { ApiError } from './errors';
 import { healthHandler } from './health-handler';
+import { boolParam } from './query-flags';
+import { readOnlyHandler } from './read-only-handler';
 import { readBody } from './request-body';
 import { ApiResponse, Route, matchRoute } from './routes';
 import type { PluginStatus } from '../scheduler/plugin';
 
-/** OPA's default `server.decoding.max_length` is 256 MiB; a Lambda function asks far less. */
+/**
+ * OPA's default `server.decoding.max_length` is 256 MiB; a Lambda function asks far less (an
+ * invoke payload is at most 6 MB), so a smaller limit keeps a runaway client from filling memory.
+ */
 export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
+/** A gzip body may inflate to this much (OPA: `server.decoding.gzip.max_length`, 512 MiB). */
+export const DEFAULT_MAX_DECOMPRESSED_BODY_BYTES = 4 * DEFAULT_MAX_BODY_BYTES;
+/** Responses at least this long are gzipped when the client accepts it (OPA: `server.encoding.gzip.min_length`). */
+export const DEFAULT_GZIP_MIN_LENGTH = 1024;
+/** The default decision's path when the configuration names none (OPA's `default_decision`). */
+export const DEFAULT_DECISION_PATH = 'system/main';
 
 /**
  * Longer than any client's idle keep-alive (Node's agent and undici use 4-5 s, the OPA SDKs rely
@@ -34,6 +49,16 @@ export interface PolicyServerOptions {
   readonly logger: Logger;
   /** Larger request bodies are refused with 400 `invalid_parameter`. @default DEFAULT_MAX_BODY_BYTES */
   readonly maxBodyBytes?: number;
+  /** A gzip request body that inflates past this is refused with 400. @default DEFAULT_MAX_DECOMPRESSED_BODY_BYTES */
+  readonly maxDecompressedBodyBytes?: number;
+  /** Responses at least this long are gzipped for a client that sends `Accept-Encoding: gzip`. @default DEFAULT_GZIP_MIN_LENGTH */
+  readonly gzipMinLength?: number;
+  /** Path evaluated by `POST /`, without a leading slash. @default DEFAULT_DECISION_PATH */
+  readonly defaultDecision?: string;
+  /** Reported as `provenance.version`. @default 'dev' */
+  readonly version?: string;
+  /** True once every configured bundle is active, for `GET /health?bundles`. @default - always true */
+  readonly bundlesActivated?: () => boolean;
   /** Told about every decision (decision logging); with it, responses carry `decision_id`. @default - none */
   readonly decisionListener?: DecisionListener;
   /** The plugins' states, for `GET /health?plugins`. @default - no plugins (always healthy) */
@@ -44,20 +69,51 @@ export class PolicyServer {
   private readonly server: http.Server;
   private readonly routes: readonly Route[];
   private readonly host: string;
-  private readonly maxBodyBytes: number;
+  private readonly limits: { maxBytes: number; maxDecompressedBytes: number };
+  private readonly gzipMinLength: number;
 
   public constructor(private readonly options: PolicyServerOptions) {
     this.host = options.host ?? '127.0.0.1';
-    this.maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    this.limits = {
+      maxBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+      maxDecompressedBytes: options.maxDecompressedBodyBytes ?? DEFAULT_MAX_DECOMPRESSED_BODY_BYTES,
+    };
+    this.gzipMinLength = options.gzipMinLength ?? DEFAULT_GZIP_MIN_LENGTH;
+    const ctx: DecisionContext = { engine: options.engine, listener: options.decisionListener, version: options.version ?? 'dev' };
+    const readOnly = ['GET', 'POST'];
     this.routes = [
+      { path: '/', methods: { POST: defaultDecisionHandler(ctx, options.defaultDecision ?? DEFAULT_DECISION_PATH) } },
       {
         path: '/v1/data/*',
-        methods: { GET: dataGetHandler(options.engine, options.decisionListener), POST: dataPostHandler(options.engine, options.decisionListener) },
+        methods: {
+          GET: dataGetHandler(ctx),
+          POST: dataPostHandler(ctx),
+          PUT: readOnlyHandler('data', readOnly),
+          PATCH: readOnlyHandler('data', readOnly),
+          DELETE: readOnlyHandler('data', readOnly),
+        },
       },
-      { path: '/health', methods: { GET: healthHandler(options.pluginStatuses) } },
+      { path: '/v1/batch/data/*', methods: { POST: batchPostHandler(ctx) } },
+      { path: '/v0/data/*', methods: { POST: dataV0PostHandler(ctx) } },
+      {
+        path: '/v1/policies/*',
+        methods: { GET: readOnlyHandler('policies', []), PUT: readOnlyHandler('policies', []), PATCH: readOnlyHandler('policies', []), DELETE: readOnlyHandler('policies', []) },
+      },
+      { path: '/health', methods: { GET: healthHandler({ pluginStatuses: options.pluginStatuses, bundlesActivated: options.bundlesActivated }) } },
     ];
     this.server = http.createServer({ keepAlive: true }, (req, res) => {
       void this.handle(req, res);
+    });
+    // A request Node cannot parse (bad header, bad chunk framing) never reaches a handler: answer it
+    // in OPA's JSON shape too, then close, as Node's default handler would.
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      this.options.logger.debug('malformed request', { code: err.code, message: err.message });
+      if (!socket.writable || (err as { bytesParsed?: number }).bytesParsed === undefined) {
+        socket.destroy();
+        return;
+      }
+      const body = JSON.stringify({ code: 'invalid_parameter', message: `malformed HTTP request: ${err.code ?? err.message}` }) + '\n';
+      socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
     });
     this.server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
     // Must exceed keepAliveTimeout, or Node may time out a socket between two requests' headers.
@@ -96,17 +152,40 @@ export class PolicyServer {
       if (apiError.status >= 500) this.options.logger.error('request failed', { method: req.method, url: req.url, error: apiError });
       else this.options.logger.debug('request refused', { method: req.method, url: req.url, code: apiError.code, message: apiError.message });
       response = { status: apiError.status, body: apiError.toBody() };
-      headers = apiError.headers;
+      headers = { ...apiError.headers };
     }
     if (res.headersSent || res.destroyed) return;
-    const payload = JSON.stringify(response.body) + '\n';
     if (headers.Connection === 'close') res.shouldKeepAlive = false;
+    let payload: Buffer;
+    try {
+      payload = this.encode(req, response.body, headers);
+    } catch (err) {
+      // A result JSON cannot express (too deeply nested for the stack) is a failed request, not a crash.
+      this.options.logger.error('response not encodable', { method: req.method, url: req.url, error: err });
+      response = { status: 500, body: { code: 'internal_error', message: `cannot encode the response: ${(err as Error).message}` } };
+      payload = Buffer.from(JSON.stringify(response.body) + '\n');
+    }
     res.writeHead(response.status, {
       ...headers,
       'Content-Type': 'application/json',
-      'Content-Length': Buffer.byteLength(payload),
+      'Content-Length': payload.length,
     });
     res.end(payload);
+  }
+
+  /**
+   * JSON, indented with `?pretty` (OPA indents with two spaces), gzipped when the client accepts
+   * gzip and the body is long enough to be worth it (OPA's `server.encoding.gzip.min_length`).
+   */
+  private encode(req: http.IncomingMessage, body: unknown, headers: Record<string, string>): Buffer {
+    const query = req.url?.includes('?') ? new URLSearchParams(req.url.slice(req.url.indexOf('?') + 1)) : undefined;
+    const pretty = query !== undefined && boolParam(query, 'pretty');
+    const text = (pretty ? JSON.stringify(body, null, 2) : JSON.stringify(body)) + '\n';
+    const plain = Buffer.from(text, 'utf8');
+    headers.Vary = 'Accept-Encoding';
+    if (plain.length < this.gzipMinLength || !acceptsGzip(req.headers['accept-encoding'])) return plain;
+    headers['Content-Encoding'] = 'gzip';
+    return zlib.gzipSync(plain);
   }
 
   private async route(req: http.IncomingMessage): Promise<ApiResponse> {
@@ -127,7 +206,18 @@ export class PolicyServer {
       raw: req,
       rest: match.rest,
       query,
-      body: () => readBody(req, this.maxBodyBytes),
+      body: () => readBody(req, this.limits),
     });
   }
+}
+
+/** `Accept-Encoding: gzip` (or `gzip;q=...` with a non-zero weight) among the listed codings. */
+function acceptsGzip(header: string | undefined): boolean {
+  if (!header) return false;
+  return header.split(',').some((part) => {
+    const [coding, ...params] = part.trim().toLowerCase().split(';');
+    if (coding.trim() !== 'gzip') return false;
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    return q === undefined || Number(q.slice(2)) > 0;
+  });
 }

@@ -101,7 +101,7 @@ describe('GIVEN a server with a decision listener', () => {
 
   test.each([
     ['every plugin is OK', '/health?plugins', {}, 200, {}],
-    ['a plugin is not OK', '/health?plugins', { decision_logs: { state: PluginState.ERROR } }, 500, { error: 'not all plugins in OK state' }],
+    ['a plugin is not OK', '/health?plugins', { decision_logs: { state: PluginState.ERROR } }, 500, { error: 'one or more plugins are not up' }],
     ['the plugin that is not OK is excluded', '/health?plugins&exclude-plugin=decision_logs', { decision_logs: { state: PluginState.NOT_READY } }, 200, {}],
     ['plugins are not asked about', '/health', { bundle: { state: PluginState.ERROR } }, 200, {}],
   ])('WHEN %s THEN GET %s answers as OPA\'s Health API', async (_, path, changed, status, body) => {

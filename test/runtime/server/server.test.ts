@@ -129,7 +129,7 @@ describe('PolicyServer', () => {
       method: 'DELETE',
       path: '/v1/data/app/rbac',
       status: 405,
-      expected: { code: 'method_not_allowed', message: 'method DELETE is not allowed on /v1/data/app/rbac (allowed: GET, POST)' },
+      expected: { code: 'method_not_allowed', message: 'DELETE /v1/data is not supported: the OPA Lambda extension is read-only, its policies and data come from bundles' },
     },
     {
       name: 'POST /health',
@@ -145,7 +145,7 @@ describe('PolicyServer', () => {
       path: '/v1/data/app/rbac/allow',
       body: JSON.stringify({ input: { pad: 'x'.repeat(MAX_BODY) } }),
       status: 400,
-      expected: { code: 'invalid_parameter', message: 'request body too large' },
+      expected: { code: 'invalid_parameter', message: `request body too large: exceeds limit of ${MAX_BODY} bytes (server.decoding.max_length)` },
     },
     { name: 'POST right after a refused body', method: 'POST', path: '/v1/data/app/rbac/allow', body: JSON.stringify({ input: aliceWrites }), status: 200, expected: { result: true } },
   ];
@@ -178,7 +178,7 @@ describe('PolicyServer', () => {
     });
 
     expect(reply.status).toBe(400);
-    expect(reply.body).toEqual({ code: 'invalid_parameter', message: 'request body too large' });
+    expect(reply.body).toEqual({ code: 'invalid_parameter', message: `request body too large: exceeds limit of ${MAX_BODY} bytes (server.decoding.max_length)` });
   });
 
   test('GIVEN keep-alive WHEN a response is sent THEN the server keeps idle sockets longer than clients do', async () => {

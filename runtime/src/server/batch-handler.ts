@@ -1,0 +1,60 @@
+/**
+ * `POST /v1/batch/data/{path}` with `{"inputs": {"<id>": <input>, ...}}`: many decisions in one
+ * round trip, answered `{"responses": {"<id>": {"result": ...}}}`. OPA's open-source server has no
+ * batch API; this follows Enterprise OPA's, which the official SDKs call from `evaluateBatch`:
+ * 200 when every item succeeds, 207 with a string `http_status_code` on each item when some
+ * fail, 500 when all fail. Every item is a decision of its own (its own `decision_id`, its own
+ * decision-log event); `batch_decision_id` ties them together.
+ */
+import { randomUUID } from 'node:crypto';
+import { DecisionContext, makeDecision, parseJson, pathSegments, provenance } from './decision';
+import { ApiError } from './errors';
+import { dataFlags } from './query-flags';
+import { ApiResponse, Handler } from './routes';
+
+export function batchPostHandler(ctx: DecisionContext): Handler {
+  return async (request): Promise<ApiResponse> => {
+    const startedAt = process.hrtime.bigint();
+    const segments = pathSegments(request.rest);
+    const path = segments.join('/');
+    const inputs = parseInputs((await request.body()).toString('utf8'));
+    const flags = dataFlags(request.query);
+    const responses: Record<string, Record<string, unknown>> = {};
+    let failed = 0;
+    const ids = Object.keys(inputs);
+    for (const id of ids) {
+      const input = inputs[id] === null ? undefined : inputs[id];
+      const outcome = makeDecision(ctx, request, path, segments, input, startedAt);
+      const item: Record<string, unknown> = {};
+      if (outcome.decisionId !== undefined) item.decision_id = outcome.decisionId;
+      if (outcome.error) {
+        failed++;
+        Object.assign(item, outcome.error.toBody(), { http_status_code: String(outcome.error.status) });
+      } else {
+        if (flags.provenance) item.provenance = provenance(ctx);
+        if (flags.metrics) item.metrics = { timer_rego_query_eval_ns: outcome.evalNs };
+        if (outcome.result !== undefined) item.result = outcome.result;
+        item.http_status_code = '200';
+      }
+      responses[id] = item;
+    }
+    const mixed = failed > 0 && failed < ids.length;
+    // http_status_code is only sent when the items differ (207), as Enterprise OPA does.
+    if (!mixed) for (const item of Object.values(responses)) delete item.http_status_code;
+    const body: Record<string, unknown> = {};
+    if (ctx.listener) body.batch_decision_id = randomUUID();
+    if (flags.metrics) body.metrics = { timer_server_handler_ns: Number(process.hrtime.bigint() - startedAt) };
+    body.responses = responses;
+    return { status: failed === 0 ? 200 : mixed ? 207 : 500, body };
+  };
+}
+
+function parseInputs(text: string): Record<string, unknown> {
+  const parsed = text.trim() === '' ? {} : parseJson(text, 'body contains malformed input document');
+  const inputs = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>).inputs : undefined;
+  if (inputs === undefined || inputs === null) return {};
+  if (typeof inputs !== 'object' || Array.isArray(inputs)) {
+    throw new ApiError(400, 'invalid_parameter', 'body contains malformed input document: "inputs" must be an object of inputs by id');
+  }
+  return inputs as Record<string, unknown>;
+}

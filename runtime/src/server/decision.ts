@@ -1,0 +1,96 @@
+/**
+ * One decision, as every data route makes it: evaluate a path with an input, time it, and hand a
+ * record to the decision listener (when decision logging is on). The routes differ only in how
+ * they read the input and shape the answer, so this is the one place a decision is made.
+ */
+import { randomUUID } from 'node:crypto';
+import type { DecisionListener } from './decision-record';
+import { ApiError } from './errors';
+import type { ApiRequest } from './routes';
+import { EvaluationError } from '../engine/errors';
+import type { PolicyEngine } from '../engine/policy-engine';
+
+/** What every decision route needs besides the request. */
+export interface DecisionContext {
+  readonly engine: PolicyEngine;
+  /** With a listener (decision logging on), every decision gets a UUID `decision_id`. */
+  readonly listener?: DecisionListener;
+  /** Reported as `provenance.version` (OPA reports its own version there). */
+  readonly version: string;
+}
+
+/** The outcome of one evaluation; `error` is set when the policy failed. */
+export interface DecisionOutcome {
+  readonly result?: unknown;
+  readonly error?: ApiError;
+  /** Set when a listener recorded the decision. */
+  readonly decisionId?: string;
+  /** `timer_rego_query_eval_ns`. */
+  readonly evalNs: number;
+}
+
+/**
+ * Evaluates `segments` with `input` (undefined: no input) and records the decision. Never throws
+ * for a failing policy: the caller decides how an error is answered (a whole response, or one
+ * item of a batch).
+ */
+export function makeDecision(
+  ctx: DecisionContext, request: ApiRequest, path: string, segments: readonly string[], input: unknown, startedAt: bigint,
+): DecisionOutcome {
+  const evalStart = process.hrtime.bigint();
+  let result: unknown;
+  let error: ApiError | undefined;
+  try {
+    result = ctx.engine.evaluate(segments, input).result;
+  } catch (err) {
+    if (!(err instanceof EvaluationError)) throw err;
+    error = new ApiError(500, err.code, err.message, { cause: err });
+  }
+  const now = process.hrtime.bigint();
+  const evalNs = Number(now - evalStart);
+  if (!ctx.listener) return { result, error, evalNs };
+  const decisionId = randomUUID();
+  const socket = request.raw.socket;
+  ctx.listener.onDecision({
+    decisionId,
+    path,
+    input,
+    result,
+    error: error && { code: error.code, message: error.message },
+    requestedBy: socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : '',
+    timestamp: new Date(),
+    metrics: { timer_rego_query_eval_ns: evalNs, timer_server_handler_ns: Number(now - startedAt) },
+    bundles: ctx.engine.revisions(),
+  });
+  return { result, error, decisionId, evalNs };
+}
+
+/**
+ * OPA's `provenance` object. OPA also sends `build_commit`, `build_timestamp` and
+ * `build_hostname`, empty in its release builds; they are left out rather than sent empty.
+ */
+export function provenance(ctx: DecisionContext): Record<string, unknown> {
+  const bundles = ctx.engine.revisions();
+  return Object.keys(bundles).length > 0 ? { version: ctx.version, bundles } : { version: ctx.version };
+}
+
+/** Each segment is decoded on its own, so `%2F` stays inside its segment. */
+export function pathSegments(rest: string): string[] {
+  if (rest === '') return [];
+  return rest.split('/').filter((s) => s !== '').map((segment) => {
+    try {
+      return decodeURIComponent(segment);
+    } catch (err) {
+      throw new ApiError(400, 'invalid_parameter', `invalid path segment ${JSON.stringify(segment)}: malformed percent-encoding`, { cause: err });
+    }
+  });
+}
+
+/** Parses a JSON body; `prefix` is OPA's wording for the route (`body contains malformed input document`). */
+export function parseJson(text: string, prefix: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new ApiError(400, 'invalid_parameter', `${prefix}: ${(err as Error).message}`, { cause: err });
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * OPA's unversioned and v0 APIs, for webhooks that post their own document as the input and take
+ * the bare value back (https://www.openpolicyagent.org/docs/rest-api#query-api and
+ * https://www.openpolicyagent.org/docs/rest-api-v0): `POST /` evaluates the configured
+ * `default_decision`, `POST /v0/data/{path}` the path. An undefined decision is 404
+ * `undefined_document`, as in OPA's `unversionedPost` and `v0DataPost`.
+ */
+import { DecisionContext, makeDecision, parseJson, pathSegments } from './decision';
+import { ApiError } from './errors';
+import { ApiRequest, Handler } from './routes';
+
+/** `POST /`: `defaultDecision` is a slash path without a leading slash (`system/main`). */
+export function defaultDecisionHandler(ctx: DecisionContext, defaultDecision: string): Handler {
+  const segments = pathSegments(defaultDecision.split('/').map(encodeURIComponent).join('/'));
+  return (request) => bareDecision(ctx, request, segments);
+}
+
+/** `POST /v0/data/{path}`. */
+export function dataV0PostHandler(ctx: DecisionContext): Handler {
+  return (request) => bareDecision(ctx, request, pathSegments(request.rest));
+}
+
+async function bareDecision(ctx: DecisionContext, request: ApiRequest, segments: readonly string[]) {
+  const startedAt = process.hrtime.bigint();
+  const text = (await request.body()).toString('utf8');
+  // The whole body is the input; an empty body is no input.
+  const input = text.trim() === '' ? undefined : parseJson(text, 'unexpected parse error for input: body contains malformed input document');
+  const path = segments.join('/');
+  const outcome = makeDecision(ctx, request, path, segments, input, startedAt);
+  if (outcome.error) throw outcome.error;
+  if (outcome.result === undefined) {
+    // OPA says "undefined" when a rule exists but produced no value, "missing" when nothing is there.
+    const kind = ctx.engine.entrypoints().includes(path) ? 'undefined' : 'missing';
+    throw new ApiError(404, 'undefined_document', `document ${kind}: data.${segments.join('.')}`);
+  }
+  return { status: 200, body: outcome.result };
+}

@@ -1,0 +1,50 @@
+/**
+ * One bundle for the REST API tests, built twice from the same sources: for the extension
+ * (`opa build -t wasm`) and for OPA's own server (`opa build -b`), with the same name, revision
+ * and roots, so both answer the same questions.
+ */
+import { readBundle } from '../../../runtime/src/engine/bundle-reader';
+import { PolicyEngine } from '../../../runtime/src/engine/policy-engine';
+import { buildWasmBundle, readPolicy } from '../../support/opa';
+import { buildRegoBundle } from '../../support/opa-server';
+
+/** The default decision: defined only when the input names someone. */
+export const SYSTEM_REGO = `package system
+
+main := {"hello": input.name} if input.name
+`;
+
+/** OPA names a bundle loaded from a file by the path it was given; the extension uses the same name. */
+export const BUNDLE_NAME = 'authz.tar.gz';
+export const REVISION = 'rev-42';
+
+export const ENTRYPOINTS = ['app/rbac/allow', 'app/rbac/reasons', 'app/multi', 'app/conflict/x', 'system/main'];
+
+function sources() {
+  const data = JSON.parse(readPolicy('rbac-data.json'));
+  data.app.multi = { users: ['u1', 'u2'] };
+  return {
+    modules: {
+      'rbac.rego': readPolicy('rbac.rego'),
+      'multi.rego': readPolicy('multi.rego'),
+      'conflict.rego': readPolicy('conflict.rego'),
+      'system.rego': SYSTEM_REGO,
+    },
+    data,
+    revision: REVISION,
+    manifest: { roots: ['app', 'system'] },
+  };
+}
+
+/** An engine with the Wasm build of the bundle active. */
+export async function restApiEngine(): Promise<PolicyEngine> {
+  const archive = await buildWasmBundle({ ...sources(), entrypoints: ENTRYPOINTS });
+  const engine = new PolicyEngine();
+  engine.activate(readBundle(BUNDLE_NAME, archive));
+  return engine;
+}
+
+/** The Rego build of the same bundle, for `opa run --server`. */
+export function restApiRegoBundle(): Promise<Buffer> {
+  return buildRegoBundle(sources());
+}
