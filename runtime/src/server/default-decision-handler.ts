@@ -23,8 +23,8 @@ export function dataV0PostHandler(ctx: DecisionContext): Handler {
 async function bareDecision(ctx: DecisionContext, request: ApiRequest, segments: readonly string[]) {
   const startedAt = process.hrtime.bigint();
   const text = (await request.body()).toString('utf8');
-  // The whole body is the input; an empty body is no input.
-  const input = text.trim() === '' ? undefined : parseJson(text, 'unexpected parse error for input: body contains malformed input document');
+  // The whole body is the input; an empty body is a null input, as OPA decodes it.
+  const input = text.trim() === '' ? null : parseJson(text, 'unexpected parse error for input: body contains malformed input document');
   const path = segments.join('/');
   const outcome = makeDecision(ctx, request, path, segments, input, startedAt);
   if (outcome.error) throw outcome.error;

@@ -88,6 +88,8 @@ const rows: Row[] = [
   { name: 'POST / malformed', method: 'POST', path: '/', body: '{bad', messagePrefix: 'unexpected parse error for input: body contains malformed input document: ' },
   { name: 'POST /v0/data', method: 'POST', path: '/v0/data/app/multi/greeting', body: '{"name": "v0"}' },
   { name: 'POST /v0/data below an entrypoint', method: 'POST', path: '/v0/data/app/multi/limits', body: '{}' },
+  { name: 'POST /v0/data without a body is a null input', method: 'POST', path: '/v0/data/app/echo/got' },
+  { name: 'POST /v0/data with a JSON null', method: 'POST', path: '/v0/data/app/echo/got', body: 'null' },
   { name: 'POST /v0/data missing', method: 'POST', path: '/v0/data/app/multi/nope', body: '{}' },
   { name: 'a gzip body', method: 'POST', path: '/v1/data/app/multi/greeting', headers: gzipJson, body: zlib.gzipSync('{"input": {"name": "gz"}}') },
   { name: 'a gzip body to POST /', method: 'POST', path: '/', headers: gzipJson, body: zlib.gzipSync('{"name": "gz"}') },

@@ -14,11 +14,17 @@ export const SYSTEM_REGO = `package system
 main := {"hello": input.name} if input.name
 `;
 
+/** Echoes its input, to tell "no input" from a null input (an empty body to POST /v0/data). */
+export const ECHO_REGO = `package app.echo
+
+got := {"input": input}
+`;
+
 /** OPA names a bundle loaded from a file by the path it was given; the extension uses the same name. */
 export const BUNDLE_NAME = 'authz.tar.gz';
 export const REVISION = 'rev-42';
 
-export const ENTRYPOINTS = ['app/rbac/allow', 'app/rbac/reasons', 'app/multi', 'app/conflict/x', 'system/main'];
+export const ENTRYPOINTS = ['app/rbac/allow', 'app/rbac/reasons', 'app/multi', 'app/conflict/x', 'app/echo/got', 'system/main'];
 
 function sources() {
   const data = JSON.parse(readPolicy('rbac-data.json'));
@@ -29,6 +35,7 @@ function sources() {
       'multi.rego': readPolicy('multi.rego'),
       'conflict.rego': readPolicy('conflict.rego'),
       'system.rego': SYSTEM_REGO,
+      'echo.rego': ECHO_REGO,
     },
     data,
     revision: REVISION,
