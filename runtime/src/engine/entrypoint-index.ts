@@ -61,7 +61,8 @@ export class EntrypointIndex<T> {
   }
 }
 
-const ARRAY_INDEX = /^(0|[1-9][0-9]*)$/;
+/** Decimal digits, leading zeros allowed: OPA reads array indexes in paths with Go's strconv.Atoi. */
+const ARRAY_INDEX = /^[0-9]+$/;
 
 /** The value at `rest` inside `value`, with array indexes as decimal segments; undefined if absent. */
 export function subDocument(value: unknown, rest: readonly string[]): unknown {

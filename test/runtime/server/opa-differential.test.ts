@@ -60,6 +60,7 @@ const rows: Row[] = [
   { name: 'POST a whole package', method: 'POST', path: '/v1/data/app/multi', body: '{"input": {"name": "pkg"}}' },
   { name: 'POST below an entrypoint', method: 'POST', path: '/v1/data/app/multi/limits/max', body: '{"input": {}}' },
   { name: 'POST an array index', method: 'POST', path: '/v1/data/app/multi/limits/tiers/1', body: '{"input": {}}' },
+  { name: 'an array index with a leading zero', method: 'GET', path: '/v1/data/app/multi/limits/tiers/01' },
   { name: 'POST data below an entrypoint', method: 'POST', path: '/v1/data/app/multi/user_count', body: '{"input": {}}' },
   { name: 'POST undefined', method: 'POST', path: '/v1/data/app/multi/nope', body: '{"input": {}}' },
   { name: 'POST under no entrypoint', method: 'POST', path: '/v1/data/elsewhere/x', body: '{"input": {}}' },
