@@ -25,7 +25,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
     // published package does not depend on them.
     '@open-policy-agent/opa-wasm@^1.10.0',
     'tar@^7.5.0',
-    'yaml@^2.9.0',
+    // The major opa-wasm depends on, so the bundle carries one copy of it.
+    'yaml@^1.10.2',
     'esbuild@^0.28.0',
     // Maintained implementations of what must not be hand-written: SigV4 signing for S3 bundle and
     // log services (the one the AWS SDK uses), and JWT verification for signed bundles.
@@ -56,7 +57,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
 
 // The extension program and the emulator are plain TypeScript outside jsii. Each folder has its own
 // type-check-only tsconfig (eslint's project service finds them too).
-for (const dir of ['runtime', 'emulator', 'examples']) {
+for (const dir of ['runtime', 'emulator', 'examples', 'bench']) {
   new javascript.TypescriptConfig(project, {
     fileName: `${dir}/tsconfig.json`,
     extends: javascript.TypescriptConfigExtends.fromPaths(['../tsconfig.json']),
@@ -86,7 +87,12 @@ const bundleRuntime = project.addTask('bundle:runtime', {
   steps: [
     {
       exec: 'esbuild runtime/src/main.ts --bundle --platform=node --target=node20 --minify --keep-names '
-        + '--legal-comments=none --outfile=lib/runtime/opa-extension/index.js',
+        + '--legal-comments=none --outfile=lib/runtime/opa-extension/index.js '
+        // Prefer packages' ES modules, which esbuild can tree-shake: @smithy/signature-v4's CommonJS
+        // build drags in all of @smithy/core (about 135 KB of the bundle).
+        + '--main-fields=module,main '
+        // The `version` label of decision logs and status: the package's version.
+        + '--define:OPA_EXTENSION_VERSION=$(node -p "JSON.stringify(require(\'./package.json\').version)")',
     },
     { exec: 'mkdir -p lib/runtime/extensions && cp runtime/launcher/opa lib/runtime/extensions/opa && chmod 755 lib/runtime/extensions/opa' },
   ],
@@ -95,7 +101,7 @@ project.postCompileTask.spawn(bundleRuntime);
 
 const typecheck = project.addTask('typecheck', {
   description: 'Type-check the runtime, the emulator, the examples and the tests (ts-jest only transpiles)',
-  steps: ['runtime', 'emulator', 'examples', 'test'].map((dir) => ({ exec: `tsc -p ${dir}/tsconfig.json --noEmit` })),
+  steps: ['runtime', 'emulator', 'examples', 'bench', 'test'].map((dir) => ({ exec: `tsc -p ${dir}/tsconfig.json --noEmit` })),
 });
 
 project.testTask.prependSpawn(typecheck);
@@ -108,6 +114,15 @@ project.addTask('demo', {
     { spawn: opaInstall.name },
     { spawn: bundleRuntime.name },
     { exec: 'ts-node --project examples/tsconfig.json examples/demo.ts' },
+  ],
+});
+
+project.addTask('bench', {
+  description: 'Run the benchmarks against references measured in the same run; writes bench/results.json and bench/RESULTS.md',
+  steps: [
+    { spawn: opaInstall.name },
+    { spawn: bundleRuntime.name },
+    { exec: 'ts-node --project bench/tsconfig.json bench/run.ts' },
   ],
 });
 

@@ -1,0 +1,104 @@
+/**
+ * Decision latency: sequential POSTs from a keep-alive client to the extension under the emulator,
+ * to a bare Node server, to OPA's server (same policy and data), and in-process opa-wasm evaluate.
+ */
+import { SCALE } from './lib/config';
+import { BenchBundles, DECISION_PATH, RBAC_BODY, RBAC_INPUT, startExtension, synthesize } from './lib/fixtures';
+import { KeepAliveClient } from './lib/http-client';
+import { startBareServer, startOpaServer } from './lib/processes';
+import { FigureResult, Row, round } from './lib/results';
+import { LatencySummary, ratio, summarize } from './lib/stats';
+import { readBundle } from '../runtime/src/engine/bundle-reader';
+import { PolicyEngine } from '../runtime/src/engine/policy-engine';
+
+/** Sequential latency of `port` for `count` decisions after a warm-up. */
+export async function measureSequential(port: number, body: string | Buffer, count: number, path = DECISION_PATH): Promise<LatencySummary> {
+  const client = new KeepAliveClient({ port, path });
+  try {
+    await client.sequential(body, Math.min(SCALE.warmup, count));
+    return summarize(await client.sequential(body, count));
+  } finally {
+    client.close();
+  }
+}
+
+export async function latency(bundles: BenchBundles): Promise<FigureResult> {
+  const n = SCALE.latencyRequests;
+
+  const layer = await synthesize(bundles.wasmFile);
+  let extension: LatencySummary;
+  try {
+    const ext = await startExtension(layer);
+    try {
+      extension = await measureSequential(ext.port, RBAC_BODY, n);
+    } finally {
+      await ext.stop();
+    }
+  } finally {
+    layer.dispose();
+  }
+
+  const bareServer = await startBareServer();
+  let bare: LatencySummary;
+  try {
+    bare = await measureSequential(bareServer.port, RBAC_BODY, n);
+  } finally {
+    await bareServer.stop();
+  }
+
+  const opaServer = await startOpaServer(bundles.regoFile);
+  let opa: LatencySummary;
+  try {
+    opa = await measureSequential(opaServer.port, RBAC_BODY, n);
+  } finally {
+    await opaServer.stop();
+  }
+
+  const engine = new PolicyEngine();
+  engine.activate(readBundle('rbac', bundles.wasm));
+  const check = engine.evaluate('app/rbac/allow', RBAC_INPUT);
+  if (check.result !== true) throw new Error(`in-process evaluate answered ${JSON.stringify(check)}, expected true`);
+  const samples: number[] = [];
+  for (let i = 0; i < SCALE.warmup; i++) engine.evaluate('app/rbac/allow', RBAC_INPUT);
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    engine.evaluate('app/rbac/allow', RBAC_INPUT);
+    samples.push(performance.now() - t0);
+  }
+  const inProcess = summarize(samples);
+
+  const rows: Row[] = [];
+  const quantiles: Array<[keyof LatencySummary, string]> = [['p50', 'p50'], ['p99', 'p99'], ['p999', 'p99.9']];
+  for (const [key, label] of quantiles) {
+    const r = ratio(extension[key], bare[key]);
+    rows.push({
+      figure: 'latency',
+      metric: `extension ${label}`,
+      value: round(extension[key]),
+      unit: 'ms',
+      reference: { name: `bare Node server ${label}`, value: round(bare[key]) },
+      ratio: round(r, 2),
+      ...(key === 'p50' ? { target: '≤ 1.2×', meetsTarget: r === null ? null : r <= 1.2 } : {}),
+    });
+  }
+  for (const [key, label] of quantiles) {
+    rows.push({
+      figure: 'latency',
+      metric: `extension ${label}`,
+      value: round(extension[key]),
+      unit: 'ms',
+      reference: { name: `opa run --server ${label}`, value: round(opa[key]) },
+      ratio: round(ratio(extension[key], opa[key]), 2),
+    });
+  }
+  for (const [key, label] of quantiles) {
+    rows.push({
+      figure: 'latency',
+      metric: `in-process opa-wasm evaluate ${label}`,
+      value: round(inProcess[key], 4),
+      unit: 'ms',
+      note: 'PolicyEngine.evaluate from runtime/src/engine, no HTTP',
+    });
+  }
+  return { rows, details: { requests: n, extension, bare, opa, inProcess } };
+}

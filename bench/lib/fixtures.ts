@@ -1,0 +1,128 @@
+/**
+ * What every figure runs: the RBAC test policy compiled by the pinned OPA, a layer synthesized by
+ * the construct (what `cdk deploy` would upload) and the extension running under the emulator.
+ */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { findExtensionPid } from './processes';
+import { LambdaEmulator } from '../../emulator/src';
+import { OpaBundle, OpaExtensionLayerProps } from '../../src';
+import { freePort, synthesizeLayer } from '../../test/support/layer';
+import { OPA_BIN, buildWasmBundle, readPolicy } from '../../test/support/opa';
+
+export const RBAC_REGO = readPolicy('rbac.rego');
+export const RBAC_DATA = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'test', 'support', 'policies', 'rbac-data.json'), 'utf8')) as object;
+export const ENTRYPOINTS = ['app/rbac/allow', 'app/rbac/reasons'];
+/** The decision every latency figure asks. */
+export const DECISION_PATH = '/v1/data/app/rbac/allow';
+export const RBAC_INPUT = { user: 'alice', action: 'read', type: 'document' };
+export const RBAC_BODY = JSON.stringify({ input: RBAC_INPUT });
+
+/** A scratch directory for the whole run, removed by {@link disposeScratch}. */
+export const SCRATCH = fs.mkdtempSync(path.join(os.tmpdir(), 'opa-bench-'));
+
+export function disposeScratch(): void {
+  fs.rmSync(SCRATCH, { recursive: true, force: true });
+}
+
+export interface BenchBundles {
+  /** `opa build -t wasm`: what the extension runs (and in-process opa-wasm). */
+  readonly wasmFile: string;
+  readonly wasm: Buffer;
+  /**
+   * `opa build` (rego target) of the same sources: the pinned OPA is built without a Wasm engine
+   * ("engine not found" on a wasm bundle), so OPA's server gets the same policy and data as Rego.
+   */
+  readonly regoFile: string;
+}
+
+let counter = 0;
+
+/** Builds the RBAC policy with `data` (default: the test fixture) both ways. */
+export async function buildBundles(data: object = RBAC_DATA): Promise<BenchBundles> {
+  const id = ++counter;
+  const wasm = await buildWasmBundle({ modules: { 'rbac.rego': RBAC_REGO }, entrypoints: ENTRYPOINTS, data, revision: `bench-${id}` });
+  const wasmFile = path.join(SCRATCH, `rbac-${id}.wasm.tar.gz`);
+  fs.writeFileSync(wasmFile, wasm);
+  const src = path.join(SCRATCH, `rbac-${id}-src`);
+  fs.mkdirSync(src);
+  fs.writeFileSync(path.join(src, 'rbac.rego'), RBAC_REGO);
+  fs.writeFileSync(path.join(src, 'data.json'), JSON.stringify(data));
+  const regoFile = path.join(SCRATCH, `rbac-${id}.rego.tar.gz`);
+  execFileSync(OPA_BIN, ['build', ...ENTRYPOINTS.flatMap((e) => ['-e', e]), '-o', regoFile, '.'], { cwd: src, stdio: ['ignore', 'ignore', 'pipe'], timeout: 120_000 });
+  fs.rmSync(src, { recursive: true, force: true });
+  return { wasmFile, wasm, regoFile };
+}
+
+/** A handler that does nothing: the figures time the extension, not the function. */
+function noopHandler(): string {
+  const file = path.join(SCRATCH, 'handler', 'index.js');
+  if (!fs.existsSync(file)) {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, 'exports.handler = async () => ({ ok: true });\n');
+  }
+  return file;
+}
+
+export interface LayerUnderTest {
+  readonly layerDir: string;
+  readonly port: number;
+  readonly environment: Record<string, string>;
+  dispose(): void;
+}
+
+/** Synthesizes a layer with the bundle at `bundleFile` embedded, on its own port. */
+export async function synthesize(bundleFile: string, props: Partial<OpaExtensionLayerProps> = {}): Promise<LayerUnderTest> {
+  const port = await freePort();
+  const layer = synthesizeLayer({ bundle: OpaBundle.fromAsset(bundleFile, { name: 'rbac' }), port, ...props });
+  return { layerDir: layer.layerDir, port, environment: layer.environment, dispose: () => layer.dispose() };
+}
+
+export interface RunningExtension {
+  readonly emulator: LambdaEmulator;
+  readonly port: number;
+  /** ms from the launcher's spawn to the first /event/next. */
+  readonly readyMs: number;
+  /** The extension's Node process. */
+  readonly pid: number;
+  stop(): Promise<void>;
+}
+
+/** Starts the layer's extension under the emulator and waits for the end of init. */
+export async function startExtension(layer: LayerUnderTest, initTimeout = 10_000): Promise<RunningExtension> {
+  const emulator = new LambdaEmulator({
+    layerDir: layer.layerDir,
+    handler: { file: noopHandler() },
+    environment: layer.environment,
+    timeout: 10_000,
+    initTimeout,
+  });
+  try {
+    const init = await emulator.start();
+    if (!init.ok) {
+      const log = emulator.output.map((l) => `[${l.source}] ${l.line}`).join('\n');
+      throw new Error(`init failed: ${init.errorType}: ${init.errorMessage}\n${log}`);
+    }
+    const durations = Object.values(init.durations);
+    if (durations.length !== 1) throw new Error(`expected one extension, got ${durations.length}`);
+    const pid = findExtensionPid(layer.layerDir);
+    return {
+      emulator,
+      port: layer.port,
+      readyMs: durations[0].ready,
+      pid,
+      stop: async () => {
+        try {
+          await emulator.shutdown();
+        } finally {
+          await emulator.close();
+        }
+      },
+    };
+  } catch (err) {
+    await emulator.close();
+    throw err;
+  }
+}
