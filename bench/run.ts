@@ -119,7 +119,7 @@ function markdown(m: Machine, rows: Row[], failures: Record<string, string>, ela
       + 'are bounded by the machine, not only by the server.',
     '- cold start: the emulator spawns the function\'s runtime (a second Node process) at the same moment as the extension, as Lambda '
       + 'does; on a 2-core machine they compete for CPU, while `node -e 0` runs alone.',
-    '- the 10 MB data.json step\'s extension cold start is mostly opa-wasm `setData` (its in-Wasm JSON parser).',
+    '- the data.json steps\' extension cold start is mostly opa-wasm `setData` parsing the data into the Wasm heap (about 15× its JSON size).',
     '- targets are the project\'s aims, reported here and never asserted.',
     '',
     `| ${HEADER.join(' | ')} |`,
