@@ -1,6 +1,7 @@
 import * as http from 'node:http';
-import { HANDLER_FILE, makeLayer, removeLayer, within } from './fixtures/layer';
+import { HANDLER_FILE, makeLayer, removeLayer } from './fixtures/layer';
 import { LambdaEmulator } from '../../emulator/src';
+import { within } from '../support/within';
 
 interface Answer {
   readonly status: number;

@@ -1,6 +1,8 @@
 import * as path from 'node:path';
-import { FIXTURES, freePort, HANDLER_FILE, makeLayer, removeLayer, within, type FixtureExtensionOptions } from './fixtures/layer';
+import { FIXTURES, HANDLER_FILE, makeLayer, removeLayer, type FixtureExtensionOptions } from './fixtures/layer';
 import { LambdaEmulator, type LambdaEmulatorOptions, type LifecycleEvent } from '../../emulator/src';
+import { freePort } from '../support/layer';
+import { within } from '../support/within';
 
 let emu: LambdaEmulator | undefined;
 let layerDir: string | undefined;

@@ -1,6 +1,7 @@
-import { EXTENSION_ID, FakeExtensionsApi, INVOKE_EVENT, SHUTDOWN_EVENT, within } from './fake-extensions-api';
+import { EXTENSION_ID, FakeExtensionsApi, INVOKE_EVENT, SHUTDOWN_EVENT } from './fake-extensions-api';
 import { ConfigError, ExtensionError } from '../../../runtime/src/errors';
 import { ExtensionsApiClient, ExtensionsApiError } from '../../../runtime/src/lambda/extensions-api-client';
+import { within } from '../../support/within';
 
 describe('ExtensionsApiClient', () => {
   let api: FakeExtensionsApi;
@@ -19,7 +20,7 @@ describe('ExtensionsApiClient', () => {
     test('GIVEN Lambda accepts WHEN register THEN it posts the name and events and keeps the identifier', async () => {
       const client = new ExtensionsApiClient(runtimeApi);
 
-      const res = await within(5000, client.register('opa'));
+      const res = await within(client.register('opa'), 5000);
 
       expect(res).toEqual({ functionName: 'my-function', functionVersion: '$LATEST', handler: 'index.handler', accountId: '123456789012' });
       expect(client.extensionId).toBe(EXTENSION_ID);
@@ -35,7 +36,7 @@ describe('ExtensionsApiClient', () => {
 
     test('GIVEN other events WHEN register THEN they are sent', async () => {
       const client = new ExtensionsApiClient(runtimeApi);
-      await within(5000, client.register('opa', ['SHUTDOWN']));
+      await within(client.register('opa', ['SHUTDOWN']), 5000);
       expect(api.requests[0].body).toEqual({ events: ['SHUTDOWN'] });
     });
 
@@ -43,7 +44,7 @@ describe('ExtensionsApiClient', () => {
       api.replies.set('POST /register', { status: 403, body: { errorType: 'Extension.Unknown', errorMessage: 'no extension named opa' } });
       const client = new ExtensionsApiClient(runtimeApi);
 
-      const err = await within(5000, client.register('opa')).catch((e: unknown) => e);
+      const err = await within(client.register('opa'), 5000).catch((e: unknown) => e);
 
       expect(err).toBeInstanceOf(ExtensionsApiError);
       expect(err).toBeInstanceOf(ExtensionError);
@@ -55,19 +56,19 @@ describe('ExtensionsApiClient', () => {
     test('GIVEN an error answer that is not JSON WHEN register THEN the message holds the text', async () => {
       api.replies.set('POST /register', { status: 500, body: 'upstream broke' });
       const client = new ExtensionsApiClient(runtimeApi);
-      await expect(within(5000, client.register('opa'))).rejects.toThrow('Extensions API POST /register answered 500: upstream broke');
+      await expect(within(client.register('opa'), 5000)).rejects.toThrow('Extensions API POST /register answered 500: upstream broke');
     });
 
     test('GIVEN an answer without Lambda-Extension-Identifier WHEN register THEN it fails', async () => {
       api.replies.set('POST /register', { body: { functionName: 'f', functionVersion: '1', handler: 'h' } });
       const client = new ExtensionsApiClient(runtimeApi);
-      await expect(within(5000, client.register('opa'))).rejects.toThrow('Extensions API /register answered without a Lambda-Extension-Identifier header');
+      await expect(within(client.register('opa'), 5000)).rejects.toThrow('Extensions API /register answered without a Lambda-Extension-Identifier header');
     });
 
     test('GIVEN a 2xx body that is not JSON WHEN register THEN it fails', async () => {
       api.replies.set('POST /register', { headers: { 'Lambda-Extension-Identifier': 'x' }, body: '<html>' });
       const client = new ExtensionsApiClient(runtimeApi);
-      await expect(within(5000, client.register('opa'))).rejects.toThrow('Extensions API POST /register answered 200 with a body that is not JSON: <html>');
+      await expect(within(client.register('opa'), 5000)).rejects.toThrow('Extensions API POST /register answered 200 with a body that is not JSON: <html>');
     });
 
     test('GIVEN Lambda does not answer WHEN register THEN it fails after the request timeout', async () => {
@@ -75,14 +76,14 @@ describe('ExtensionsApiClient', () => {
       const client = new ExtensionsApiClient(runtimeApi, { requestTimeoutMs: 200 });
 
       const started = performance.now();
-      await expect(within(5000, client.register('opa'))).rejects.toThrow('Extensions API POST /register did not answer within 200 ms');
+      await expect(within(client.register('opa'), 5000)).rejects.toThrow('Extensions API POST /register did not answer within 200 ms');
       expect(performance.now() - started).toBeLessThan(200 + 300);
     });
 
     test('GIVEN nothing listens WHEN register THEN it fails with the cause', async () => {
       await api.close();
       const client = new ExtensionsApiClient(runtimeApi);
-      await expect(within(5000, client.register('opa'))).rejects.toThrow(/^Extensions API POST \/register failed: connect ECONNREFUSED/);
+      await expect(within(client.register('opa'), 5000)).rejects.toThrow(/^Extensions API POST \/register failed: connect ECONNREFUSED/);
       api = new FakeExtensionsApi(); // afterEach closes a fresh, unstarted server
       await api.start();
     });
@@ -103,7 +104,7 @@ describe('ExtensionsApiClient', () => {
       await client.register('opa');
       api.pushEvent(event);
 
-      expect(await within(5000, client.nextEvent())).toEqual(event);
+      expect(await within(client.nextEvent(), 5000)).toEqual(event);
       const req = api.requests[1];
       expect([req.method, req.route]).toEqual(['GET', '/event/next']);
       expect(req.headers['lambda-extension-identifier']).toBe(EXTENSION_ID);
@@ -115,7 +116,7 @@ describe('ExtensionsApiClient', () => {
       api.pushEvent(INVOKE_EVENT, { delayMs: 1200 });
 
       const started = performance.now();
-      const event = await within(5000, client.nextEvent());
+      const event = await within(client.nextEvent(), 5000);
 
       expect(event.eventType).toBe('INVOKE');
       expect(performance.now() - started).toBeGreaterThanOrEqual(1150);
@@ -125,14 +126,14 @@ describe('ExtensionsApiClient', () => {
       const client = new ExtensionsApiClient(runtimeApi);
       await client.register('opa');
       api.pushEvent({ eventType: 'RESTORE' });
-      await expect(within(5000, client.nextEvent())).rejects.toThrow('Extensions API /event/next sent an unknown eventType "RESTORE"');
+      await expect(within(client.nextEvent(), 5000)).rejects.toThrow('Extensions API /event/next sent an unknown eventType "RESTORE"');
     });
 
     test('GIVEN Lambda answers 500 WHEN nextEvent THEN it fails with status and errorType', async () => {
       const client = new ExtensionsApiClient(runtimeApi);
       await client.register('opa');
       api.pushEvent({ errorType: 'Extension.Crash', errorMessage: 'gone' }, { status: 500 });
-      const err = await within(5000, client.nextEvent()).catch((e: unknown) => e);
+      const err = await within(client.nextEvent(), 5000).catch((e: unknown) => e);
       expect(err).toMatchObject({ status: 500, responseErrorType: 'Extension.Crash', message: 'Extensions API GET /event/next answered 500 Extension.Crash: gone' });
     });
   });
@@ -145,7 +146,7 @@ describe('ExtensionsApiClient', () => {
       const client = new ExtensionsApiClient(runtimeApi);
       await client.register('opa');
 
-      const res = await within(5000, client[method](new ExtensionError('ConfigInvalid', 'trigger_timeout is wrong')));
+      const res = await within(client[method](new ExtensionError('ConfigInvalid', 'trigger_timeout is wrong')), 5000);
 
       expect(res).toEqual({ status: 'OK' });
       const req = api.requests[1];
@@ -159,7 +160,7 @@ describe('ExtensionsApiClient', () => {
       const client = new ExtensionsApiClient(runtimeApi);
       await client.register('opa');
       api.replies.set(`POST ${route}`, { status: 400, body: { errorType: 'InvalidRequestFormat', errorMessage: 'bad' } });
-      await expect(within(5000, client[method](new ExtensionError('UnexpectedError', 'x'))))
+      await expect(within(client[method](new ExtensionError('UnexpectedError', 'x')), 5000))
         .rejects.toThrow(`Extensions API POST ${route} answered 400 InvalidRequestFormat: bad`);
     });
   });

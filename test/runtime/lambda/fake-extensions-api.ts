@@ -104,18 +104,6 @@ export class FakeExtensionsApi {
   }
 }
 
-/** Fails the test instead of hanging it when a promise never settles. */
-export async function within<T>(ms: number, promise: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const guard = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`did not settle within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, guard]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 export const INVOKE_EVENT = {
   eventType: 'INVOKE',

@@ -1,10 +1,11 @@
-import { EXTENSION_ID, FakeExtensionsApi, INVOKE_EVENT, SHUTDOWN_EVENT, within } from './fake-extensions-api';
+import { EXTENSION_ID, FakeExtensionsApi, INVOKE_EVENT, SHUTDOWN_EVENT } from './fake-extensions-api';
 import { ConfigError, ExtensionError } from '../../../runtime/src/errors';
 import { ExtensionsApiClient } from '../../../runtime/src/lambda/extensions-api-client';
 import { LifecycleHooks, runLifecycle } from '../../../runtime/src/lambda/lifecycle';
 import type { InvokeEvent, ShutdownEvent } from '../../../runtime/src/lambda/types';
 import { parseSchedulerConfig } from '../../../runtime/src/scheduler/config';
 import { Scheduler } from '../../../runtime/src/scheduler/scheduler';
+import { within } from '../../support/within';
 import { CallLog, opaPlugins } from '../scheduler/fake-plugin';
 import { RecordingLogger } from '../scheduler/recording-logger';
 
@@ -43,7 +44,7 @@ describe('runLifecycle', () => {
     await api.close();
   });
 
-  const run = (): Promise<number> => within(5000, runLifecycle({ client, name: 'opa', hooks, logger }));
+  const run = (): Promise<number> => within(runLifecycle({ client, name: 'opa', hooks, logger }), 5000);
 
   test('GIVEN INVOKE, INVOKE, SHUTDOWN WHEN the lifecycle runs THEN hooks run in order around the API calls and the exit code is 0', async () => {
     // GIVEN
@@ -191,7 +192,7 @@ describe('runLifecycle', () => {
 
     api.pushEvent(SHUTDOWN_EVENT);
 
-    expect(await within(5000, running)).toBe(0);
+    expect(await within(running, 5000)).toBe(0);
   });
 
   test('GIVEN the Scheduler as hooks and two quick INVOKEs WHEN the lifecycle runs THEN plugins start, trigger at init and on the first INVOKE only, and flush and stop at SHUTDOWN', async () => {
@@ -203,7 +204,7 @@ describe('runLifecycle', () => {
     api.pushEvent({ ...SHUTDOWN_EVENT, deadlineMs: Date.now() + 2000 });
 
     // WHEN
-    const code = await within(5000, runLifecycle({
+    const code = await within(runLifecycle({
       client,
       name: 'opa',
       logger,
@@ -213,7 +214,7 @@ describe('runLifecycle', () => {
         onInvoke: (event) => scheduler.onInvoke(event),
         onShutdown: (event) => scheduler.onShutdown(event),
       },
-    }));
+    }), 5000);
 
     // THEN
     expect(code).toBe(0);

@@ -6,6 +6,7 @@ import { SILENT_LOGGER } from '../../../runtime/src/logger';
 import { DEFAULT_PLUGIN_START_PRIORITY, DEFAULT_PLUGIN_STOP_PRIORITY, SchedulerConfig } from '../../../runtime/src/scheduler/config';
 import { PluginState } from '../../../runtime/src/scheduler/plugin';
 import { Scheduler, SHUTDOWN_SAFETY_MARGIN_MS } from '../../../runtime/src/scheduler/scheduler';
+import { within } from '../../support/within';
 
 const SECOND = 1000;
 
@@ -19,22 +20,10 @@ function config(overrides: Partial<SchedulerConfig> = {}): SchedulerConfig {
   };
 }
 
-/** Fails the test instead of hanging it when a promise never settles. */
-async function within<T>(ms: number, promise: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const guard = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`did not settle within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, guard]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 async function timed(promise: Promise<unknown>): Promise<number> {
   const started = performance.now();
-  await within(5 * SECOND, promise);
+  await within(promise, 5 * SECOND);
   return performance.now() - started;
 }
 
@@ -60,7 +49,7 @@ describe('Scheduler lifecycle (the Go plugin\'s TestPluginLifecycle, with a fake
   ];
 
   test.each(steps)('WHEN %s THEN the trigger counts per plugin are as expected', async (_step, act, expected) => {
-    await within(5 * SECOND, act());
+    await within(act(), 5 * SECOND);
     expect(triggers()).toEqual(expected);
   });
 
@@ -112,7 +101,7 @@ describe('Scheduler rounds', () => {
     const [discovery, bundle, decisionLogs, status] = opaPlugins(log);
     bundle.behaviour.trigger = 'hang';
     const scheduler = new Scheduler({ plugins: [discovery, bundle, decisionLogs, status], config: config({ triggerTimeoutMs: 300 }), logger });
-    await within(5 * SECOND, scheduler.init()); // the init round times out the same way
+    await within(scheduler.init(), 5 * SECOND); // the init round times out the same way
     log.calls.length = 0;
     logger.lines.length = 0;
 
@@ -153,8 +142,8 @@ describe('Scheduler rounds', () => {
     const scheduler = new Scheduler({ plugins, config: config(), logger });
 
     // WHEN
-    await within(5 * SECOND, scheduler.init());
-    await within(5 * SECOND, scheduler.onInvoke(INVOKE));
+    await within(scheduler.init(), 5 * SECOND);
+    await within(scheduler.onInvoke(INVOKE), 5 * SECOND);
 
     // THEN
     expect(plugins.map((p) => log.count(p.name, 'trigger'))).toEqual([2, 2, 2, 2]);
@@ -238,7 +227,7 @@ describe('Scheduler start', () => {
     plugins[1].behaviour.start = behaviour;
     const scheduler = new Scheduler({ plugins, config: config(), logger: SILENT_LOGGER });
 
-    const err = await within(5 * SECOND, scheduler.init()).catch((e: unknown) => e);
+    const err = await within(scheduler.init(), 5 * SECOND).catch((e: unknown) => e);
 
     expect(err).toBeInstanceOf(ExtensionError);
     expect((err as ExtensionError).reason).toBe('PluginStartFailed');
@@ -255,7 +244,7 @@ describe('Scheduler start', () => {
     const scheduler = new Scheduler({ plugins: [plugin], config: config({ triggerTimeoutMs: 200 }), logger: SILENT_LOGGER });
 
     const started = performance.now();
-    const err = await within(5 * SECOND, scheduler.init()).catch((e: unknown) => e);
+    const err = await within(scheduler.init(), 5 * SECOND).catch((e: unknown) => e);
 
     expect(performance.now() - started).toBeLessThan(200 + 150);
     expect((err as ExtensionError).reason).toBe('PluginStartFailed');
@@ -274,7 +263,7 @@ describe('Scheduler shutdown deadline', () => {
     const deadlineMs = Date.now() + 600;
 
     // WHEN
-    await within(5 * SECOND, scheduler.onShutdown({ deadlineMs }));
+    await within(scheduler.onShutdown({ deadlineMs }), 5 * SECOND);
 
     // THEN
     const finishedAt = Date.now();

@@ -1,11 +1,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { RecordingServer, within } from './recording-server';
+import { RecordingServer } from './recording-server';
 import { Logger } from '../../../../runtime/src/logger';
 import { parseDecisionLogsConfig } from '../../../../runtime/src/plugins/decision-logs/config';
 import { DecisionLogsPlugin, METRIC } from '../../../../runtime/src/plugins/decision-logs/decision-logs-plugin';
 import { PluginState } from '../../../../runtime/src/scheduler/plugin';
 import type { DecisionRecord } from '../../../../runtime/src/server/decision-record';
 import { parseServices } from '../../../../runtime/src/services/service-config';
+import { within } from '../../../support/within';
 
 const LABELS = { id: 'instance-1', version: '0.1.0', app: 'orders' };
 

@@ -76,9 +76,3 @@ export class RecordingServer {
   }
 }
 
-/** Rejects when `promise` has not settled within `ms`: nothing in a test waits forever. */
-export function within<T>(promise: Promise<T>, ms = 10_000, what = 'operation'): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms); });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}

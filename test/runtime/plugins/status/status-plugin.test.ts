@@ -4,7 +4,8 @@ import { buildStatusPayload, StatusSources } from '../../../../runtime/src/plugi
 import { StatusPlugin } from '../../../../runtime/src/plugins/status/status-plugin';
 import { PluginState, PluginStatus } from '../../../../runtime/src/scheduler/plugin';
 import { parseServices } from '../../../../runtime/src/services/service-config';
-import { RecordingServer, within } from '../decision-logs/recording-server';
+import { within } from '../../../support/within';
+import { RecordingServer } from '../decision-logs/recording-server';
 
 const LABELS = { app: 'orders', id: '1780d507-aea2-45cc-ae50-fa153c8e4a5a', version: '0.1.0' };
 /** As the bundle plugin reports a bundle (https://www.openpolicyagent.org/docs/management-status). */
