@@ -1,5 +1,5 @@
-import { Duration } from 'aws-cdk-lib';
 import { OpaBundleBinding } from './bundle-binding';
+import type { OpaExtensionLayerProps } from '../opa-extension-layer';
 
 /** The plugins the extension knows by name, in OPA's default start order. */
 export const KNOWN_PLUGINS = ['discovery', 'bundle', 'decision_logs', 'status'];
@@ -13,14 +13,10 @@ export interface ReportingTarget {
   readonly resource?: string;
 }
 
-export interface OpaConfigInput {
+/** The layer's props that map one to one onto OPA keys, plus what the layer derived from the others. */
+export interface OpaConfigInput extends Pick<OpaExtensionLayerProps,
+'defaultDecision' | 'labels' | 'minimumTriggerThreshold' | 'triggerTimeout' | 'pluginStartPriority' | 'pluginStopPriority'> {
   readonly port: number;
-  readonly defaultDecision?: string;
-  readonly labels?: { [key: string]: string };
-  readonly minimumTriggerThreshold?: Duration;
-  readonly triggerTimeout?: Duration;
-  readonly pluginStartPriority?: string[];
-  readonly pluginStopPriority?: string[];
   readonly bundles: OpaBundleBinding[];
   readonly decisionLogs?: ReportingTarget;
   readonly status?: ReportingTarget;
