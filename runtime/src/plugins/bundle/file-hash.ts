@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
-// eslint-disable-next-line import/no-extraneous-dependencies -- inlined into the runtime bundle by esbuild
 import { parse as parseYaml } from 'yaml';
 
 /**

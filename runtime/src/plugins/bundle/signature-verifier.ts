@@ -1,5 +1,4 @@
 import { createPublicKey, KeyObject, X509Certificate } from 'node:crypto';
-// eslint-disable-next-line import/no-extraneous-dependencies -- inlined into the runtime bundle by esbuild
 import { compactVerify, decodeProtectedHeader } from 'jose';
 import type { ArchiveFile } from './archive';
 import type { BundleSigning } from './config';
