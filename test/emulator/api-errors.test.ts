@@ -1,28 +1,14 @@
 import * as http from 'node:http';
 import { HANDLER_FILE, makeLayer, removeLayer } from './fixtures/layer';
 import { LambdaEmulator } from '../../emulator/src';
+import { RawReply, send } from '../support/http-client';
 import { within } from '../support/within';
 
-interface Answer {
-  readonly status: number;
-  readonly body: unknown;
-}
+/** No keep-alive: each row gets a fresh connection, as an extension's client would. */
+const agent = new http.Agent({ keepAlive: false });
 
-function request(address: string, method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<Answer> {
-  const [host, port] = address.split(':');
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host, port: Number(port), method, path, headers, agent: false, timeout: 2000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined });
-      });
-    });
-    req.on('timeout', () => req.destroy(new Error(`${method} ${path} timed out`)));
-    req.on('error', reject);
-    req.end(body);
-  });
+function request(address: string, method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<RawReply> {
+  return send(`http://${address}`, { method, path, headers, body }, agent);
 }
 
 describe('API error responses of a running environment', () => {

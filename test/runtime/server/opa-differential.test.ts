@@ -30,10 +30,10 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { RawReply, RawRequest, send } from './http-client';
 import { BUNDLE_NAME, restApiEngine, restApiRegoBundle } from './rest-api-fixture';
 import { SILENT_LOGGER } from '../../../runtime/src/logger';
 import { PolicyServer } from '../../../runtime/src/server/server';
+import { RawReply, RawRequest, send } from '../../support/http-client';
 import { OpaServer, startOpaServer } from '../../support/opa-server';
 
 const MAX_BODY = 4096;

@@ -8,11 +8,11 @@ import * as http from 'node:http';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import * as zlib from 'node:zlib';
-import { RawRequest, send } from './http-client';
 import { restApiEngine } from './rest-api-fixture';
 import { SILENT_LOGGER } from '../../../runtime/src/logger';
 import type { DecisionRecord } from '../../../runtime/src/server/decision-record';
 import { PolicyServer } from '../../../runtime/src/server/server';
+import { RawRequest, send } from '../../support/http-client';
 
 const REQUESTS = 3000;
 const CONCURRENCY = 16;
