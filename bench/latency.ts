@@ -55,7 +55,7 @@ export async function latency(bundles: BenchBundles): Promise<FigureResult> {
   }
 
   const engine = new PolicyEngine();
-  engine.activate(readBundle('rbac', bundles.wasm));
+  engine.activate(await readBundle('rbac', bundles.wasm));
   const check = engine.evaluate('app/rbac/allow', RBAC_INPUT);
   if (check.result !== true) throw new Error(`in-process evaluate answered ${JSON.stringify(check)}, expected true`);
   const samples: number[] = [];

@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { readConfigFile } from './config/config-file';
 import { ExtensionEnvironment } from './config/env';
 import { parseExtensionConfig } from './config/extension-config';
+import type { Bundle } from './engine/bundle';
 import { readBundle } from './engine/bundle-reader';
 import { PolicyEngine } from './engine/policy-engine';
 import { BundleError } from './errors';
@@ -63,7 +64,7 @@ async function main(): Promise<number> {
         const config = parseExtensionConfig(readConfigFile(env.configFile(), (name) => env.variable(name)));
         const schedulerConfig = parseSchedulerConfig(config.lambdaExtension);
         const engine = new PolicyEngine();
-        for (const bundle of readEmbeddedBundles(env.embeddedBundlesDir())) {
+        for (const bundle of await readEmbeddedBundles(env.embeddedBundlesDir())) {
           engine.activate(bundle);
           logger.info('bundle activated', { name: bundle.name, revision: bundle.manifest.revision, source: 'embedded' });
         }
@@ -152,22 +153,22 @@ function buildLoggingPlugins(o: {
   return { plugins, decisionLogs };
 }
 
-/** Every `<name>.tar.gz` embedded in the layer at synth time, in name order. */
-function readEmbeddedBundles(dir: string) {
+/** Every `<name>.tar.gz` embedded in the layer at synth time, in name order, read as downloads are. */
+async function readEmbeddedBundles(dir: string): Promise<Bundle[]> {
   if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir)
-    .filter((f) => f.endsWith('.tar.gz'))
-    .sort()
-    .map((f) => {
-      const name = f.slice(0, -'.tar.gz'.length);
-      let archive: Buffer;
-      try {
-        archive = fs.readFileSync(path.join(dir, f));
-      } catch (err) {
-        throw new BundleError(name, `cannot read ${path.join(dir, f)}: ${(err as Error).message}`, { cause: err });
-      }
-      return readBundle(name, archive);
-    });
+  const names = fs.readdirSync(dir).filter((f) => f.endsWith('.tar.gz')).sort();
+  const bundles: Bundle[] = [];
+  for (const file of names) {
+    const name = file.slice(0, -'.tar.gz'.length);
+    let archive: Buffer;
+    try {
+      archive = fs.readFileSync(path.join(dir, file));
+    } catch (err) {
+      throw new BundleError(name, `cannot read ${path.join(dir, file)}: ${(err as Error).message}`, { cause: err });
+    }
+    bundles.push(await readBundle(name, archive));
+  }
+  return bundles;
 }
 
 main().then(

@@ -1,25 +1,35 @@
 /**
- * Reads an OPA bundle (`.tar.gz`) into a {@link Bundle}, synchronously because it runs during the
- * extension's init, before `/register`. Follows the bundle file format and the checks OPA makes
- * when it reads one (https://www.openpolicyagent.org/docs/management-bundles#bundle-file-format,
+ * Reads an OPA bundle into a {@link Bundle}. Follows the bundle file format and the checks OPA
+ * makes when it reads one (https://www.openpolicyagent.org/docs/management-bundles#bundle-file-format,
  * `validateAndInjectDefaults` in OPA's `v1/bundle/bundle.go`). Rego sources are skipped: the
- * engine only runs the compiled Wasm.
+ * engine only runs the compiled Wasm. The archive itself is read by `bundle-archive.ts`, once.
  */
-import * as zlib from 'node:zlib';
-// The runtime is bundled by esbuild: its dependencies are inlined, so dev dependencies are right.
-import { Parser, ReadEntry } from 'tar';
 import { parse as parseYaml } from 'yaml';
-import { BundleError } from '../errors';
 import { Bundle, BundleManifest, WasmResolver } from './bundle';
+import { ArchiveLimits, BundleFile, readBundleArchive } from './bundle-archive';
 import { rootsContain, rootsOverlap, splitPath } from './bundle-roots';
-import { isPlainObject, mergeDocuments, setOwn } from './documents';
+import { isPlainObject, mergeInto, setOwn } from './documents';
+import { BundleError } from '../errors';
+import { Pacer } from '../pacer';
 
-const GZIP_MAGIC = [0x1f, 0x8b];
 const DATA_FILES = new Set(['data.json', 'data.yaml', 'data.yml']);
 
-/** Reads and validates a bundle; every problem is a {@link BundleError} naming `name`. */
-export function readBundle(name: string, archive: Buffer): Bundle {
-  const files = readArchive(name, archive);
+/** OPA's `bundle.DefaultSizeLimitBytes` (1 GiB), for each file and for the whole archive. */
+export const DEFAULT_ARCHIVE_LIMITS: ArchiveLimits = { maxFileBytes: 1024 ** 3, maxTotalBytes: 1024 ** 3 };
+
+/** Reads an archive and its bundle: {@link readBundleArchive}, then {@link parseBundle}. */
+export async function readBundle(
+  name: string, archive: Buffer, limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS, signal?: AbortSignal,
+): Promise<Bundle> {
+  return parseBundle(name, await readBundleArchive(name, archive, limits, signal), signal);
+}
+
+/**
+ * Builds and validates a bundle from the files of its archive; every problem is a
+ * {@link BundleError} naming `name`. Long reads yield to the event loop between slices.
+ */
+export async function parseBundle(name: string, list: readonly BundleFile[], signal?: AbortSignal): Promise<Bundle> {
+  const files = new Map(list.map((f) => [`/${f.path}`, f.data]));
   const manifest = parseManifest(name, files.get('/.manifest'));
   if (files.has('/patch.json')) {
     throw new BundleError(name, 'delta bundles (patch.json) are not supported; publish a snapshot bundle');
@@ -37,53 +47,9 @@ export function readBundle(name: string, archive: Buffer): Bundle {
     }
   }
 
-  const data = readData(name, files);
+  const data = await readData(name, files, signal);
   checkDataRoots(name, manifest.roots, data);
   return { name, manifest, data, wasmModules };
-}
-
-/** Regular files of the archive by path with a leading `/` (bundles are written with and without). */
-function readArchive(name: string, archive: Buffer): Map<string, Buffer> {
-  if (archive.length < 2 || archive[0] !== GZIP_MAGIC[0] || archive[1] !== GZIP_MAGIC[1]) {
-    throw new BundleError(name, 'not a gzip archive (a bundle is a .tar.gz file)');
-  }
-  let tarball: Buffer;
-  try {
-    tarball = zlib.gunzipSync(archive);
-  } catch (err) {
-    throw new BundleError(name, `corrupt gzip archive: ${(err as Error).message}`, { cause: err });
-  }
-
-  const files = new Map<string, Buffer>();
-  let failure: Error | undefined;
-  let ended = false;
-  const parser = new Parser({
-    strict: true,
-    onReadEntry: (entry: ReadEntry) => {
-      if (entry.type !== 'File' && entry.type !== 'OldFile') {
-        entry.resume();
-        return;
-      }
-      const path = normalizeArchivePath(entry.path);
-      const chunks: Buffer[] = [];
-      entry.on('data', (chunk: Buffer) => chunks.push(chunk));
-      entry.on('end', () => {
-        if (files.has(path)) failure ??= new Error(`file ${path} appears more than once`);
-        files.set(path, Buffer.concat(chunks));
-      });
-    },
-  });
-  parser.on('error', (err: Error) => { failure ??= err; });
-  parser.on('end', () => { ended = true; });
-  // Given the whole buffer at once, node-tar parses and emits every entry before end() returns.
-  parser.end(tarball);
-  if (failure) throw new BundleError(name, `not a valid tar archive: ${failure.message}`, { cause: failure });
-  if (!ended) throw new BundleError(name, 'not a valid tar archive: the archive is truncated');
-  return files;
-}
-
-function normalizeArchivePath(path: string): string {
-  return '/' + path.replace(/^(\.?\/)+/, '');
 }
 
 function parseManifest(name: string, content: Buffer | undefined): BundleManifest {
@@ -135,15 +101,24 @@ function parseResolvers(name: string, raw: unknown, roots: readonly string[]): W
 }
 
 /** Mounts each data file at its directory's path and merges them, refusing conflicts as OPA does. */
-function readData(name: string, files: Map<string, Buffer>): Record<string, unknown> {
-  let data: Record<string, unknown> = {};
+async function readData(name: string, files: ReadonlyMap<string, Buffer>, signal?: AbortSignal): Promise<Record<string, unknown>> {
+  const data: Record<string, unknown> = {};
+  const pacer = new Pacer();
   // Shallowest first, then by name: a conflict is reported against the deeper file, the same way
   // whatever the order of the archive.
-  const depth = (path: string) => path.split('/').length;
-  const paths = [...files.keys()].sort((a, b) => depth(a) - depth(b) || (a < b ? -1 : a > b ? 1 : 0));
+  const byDepth: string[][] = [];
+  for (const path of files.keys()) {
+    if (!DATA_FILES.has(path.slice(path.lastIndexOf('/') + 1))) continue;
+    const depth = path.split('/').length;
+    (byDepth[depth] ??= []).push(path);
+  }
+  const paths = byDepth.flatMap((level) => level.sort());
   for (const path of paths) {
+    if (pacer.due()) {
+      await pacer.yield();
+      if (signal?.aborted) throw signal.reason;
+    }
     const base = path.slice(path.lastIndexOf('/') + 1);
-    if (!DATA_FILES.has(base)) continue;
     const dir = splitPath(path.slice(1, path.length - base.length - 1));
     const value = parseDataFile(name, path, base, files.get(path)!);
     if (dir.length === 0 && !isPlainObject(value)) {
@@ -152,7 +127,7 @@ function readData(name: string, files: Map<string, Buffer>): Record<string, unkn
     let tree: unknown = value;
     for (let i = dir.length - 1; i >= 0; i--) tree = setOwn({}, dir[i], tree);
     try {
-      data = mergeDocuments(data, tree as Record<string, unknown>);
+      mergeInto(data, tree as Record<string, unknown>);
     } catch (err) {
       throw new BundleError(name, `data file ${path} conflicts with other data in the bundle: ${(err as Error).message}`, { cause: err });
     }

@@ -1,5 +1,6 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
-import { readBundle } from '../../../runtime/src/engine/bundle-reader';
+import { parseBundle, readBundle } from '../../../runtime/src/engine/bundle-reader';
 import { BundleError } from '../../../runtime/src/errors';
 import { packBundle, packTar } from '../../support/bundle-archive';
 import { buildWasmBundle, readPolicy } from '../../support/opa';
@@ -26,8 +27,8 @@ describe('readBundle', () => {
       });
     });
 
-    test('WHEN read THEN manifest, data and the wasm module are there and rego sources are skipped', () => {
-      const bundle = readBundle('authz', archive);
+    test('WHEN read THEN manifest, data and the wasm module are there and rego sources are skipped', async () => {
+      const bundle = await readBundle('authz', archive);
 
       expect(bundle.name).toBe('authz');
       expect(bundle.manifest).toEqual({
@@ -45,8 +46,8 @@ describe('readBundle', () => {
   });
 
   describe('GIVEN hand-made bundles', () => {
-    test('WHEN data files sit in several directories, with and without a leading slash THEN each is mounted at its directory and merged', () => {
-      const bundle = readBundle('b', packBundle({
+    test('WHEN data files sit in several directories, with and without a leading slash THEN each is mounted at its directory and merged', async () => {
+      const bundle = await readBundle('b', packBundle({
         'policy.wasm': Buffer.from(wasm),
         '/data.json': '{"top": 1, "a": {"x": 1}}',
         'a/b/data.json': '{"y": [1, 2]}',
@@ -58,8 +59,8 @@ describe('readBundle', () => {
       expect(bundle.manifest).toEqual({ revision: '', roots: [''], wasm: [] });
     });
 
-    test('WHEN the manifest has roots, metadata and slashes THEN they are normalized', () => {
-      const bundle = readBundle('b', packBundle({
+    test('WHEN the manifest has roots, metadata and slashes THEN they are normalized', async () => {
+      const bundle = await readBundle('b', packBundle({
         '/.manifest': MANIFEST({ revision: 'abc', roots: ['/app/', 'other'], metadata: { owner: 'me' }, wasm: [{ entrypoint: '/app/x', module: 'policy.wasm' }] }),
         '/policy.wasm': Buffer.from(wasm),
         '/app/data.json': '{"k": 1}',
@@ -69,21 +70,45 @@ describe('readBundle', () => {
       expect(bundle.data).toEqual({ app: { k: 1 } });
     });
 
-    test('WHEN a data file has a __proto__ key THEN it stays data and pollutes nothing', () => {
-      const bundle = readBundle('b', packBundle({ '/policy.wasm': Buffer.from(wasm), '/data.json': '{"__proto__": {"polluted": true}}' }));
+    test('WHEN a data file has a __proto__ key THEN it stays data and pollutes nothing', async () => {
+      const bundle = await readBundle('b', packBundle({ '/policy.wasm': Buffer.from(wasm), '/data.json': '{"__proto__": {"polluted": true}}' }));
 
       expect(Object.keys(bundle.data)).toEqual(['__proto__']);
       expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     });
   });
 
+  describe('GIVEN a bundle of many data files', () => {
+    test('WHEN it is parsed THEN the event loop gets turns before it is done, so decisions on the active bundle are answered meanwhile', async () => {
+      // GIVEN: 50,000 data files in 500 directories, already read from their archive.
+      const files = [{ path: 'policy.wasm', data: Buffer.from(wasm) }];
+      for (let i = 0; i < 50_000; i++) files.push({ path: `d${i % 500}/f${i}/data.json`, data: Buffer.from(`{"n": ${i}}`) });
+      let parsing = true;
+      let turnsWhileParsing = 0;
+      const ticker = (async () => {
+        while (parsing) {
+          await nextTurn();
+          if (parsing) turnsWhileParsing++;
+        }
+      })();
+      // WHEN
+      const bundle = await parseBundle('many', files);
+      parsing = false;
+      await ticker;
+      // THEN
+      expect(turnsWhileParsing).toBeGreaterThan(0);
+      expect((bundle.data.d7 as Record<string, unknown>).f7).toEqual({ n: 7 });
+      expect(Object.keys(bundle.data)).toHaveLength(500);
+    });
+  });
+
   describe('GIVEN a broken bundle', () => {
     const ok = () => ({ '/policy.wasm': Buffer.from(wasm) });
     const cases: Array<[string, () => Buffer, string]> = [
-      ['not gzip', () => Buffer.from('{"not": "a bundle"}'), 'bundle authz: not a gzip archive (a bundle is a .tar.gz file)'],
-      ['an uncompressed tar', () => packTar(ok()), 'bundle authz: not a gzip archive (a bundle is a .tar.gz file)'],
-      ['truncated gzip', () => packBundle(ok()).subarray(0, 30), 'bundle authz: corrupt gzip archive: unexpected end of file'],
-      ['gzip of something that is not tar', () => gzipSync(Buffer.alloc(1024, 'x')), 'bundle authz: not a valid tar archive: '],
+      ['not gzip', () => Buffer.from('{"not": "a bundle"}'), 'bundle authz: bundle is not a gzip archive (a bundle is a .tar.gz file)'],
+      ['an uncompressed tar', () => packTar(ok()), 'bundle authz: bundle is not a gzip archive (a bundle is a .tar.gz file)'],
+      ['truncated gzip', () => packBundle(ok()).subarray(0, 30), 'bundle authz: bundle is not a valid gzip archive: unexpected end of file'],
+      ['gzip of something that is not tar', () => gzipSync(Buffer.alloc(1024, 'x')), 'bundle authz: bundle is not a tar archive (bad header checksum)'],
       ['no wasm module', () => packBundle({ '/data.json': '{}', '/x.rego': 'package x' }),
         'bundle authz: holds no Wasm module (policy.wasm); this extension evaluates compiled policies only: build the bundle with `opa build -t wasm -e <entrypoint> ...`'],
       ['manifest names a missing module', () => packBundle({ ...ok(), '/.manifest': MANIFEST({ wasm: [{ entrypoint: 'a/b', module: '/other.wasm' }] }) }),
@@ -109,15 +134,15 @@ describe('readBundle', () => {
         'bundle authz: data file /a/b/data.json conflicts with other data in the bundle: two values for /a/b'],
       ['data outside the roots', () => packBundle({ ...ok(), '/.manifest': MANIFEST({ roots: ['app/rbac'] }), '/data.json': '{"app": {"rbac": {}, "other": 1}}' }),
         "bundle authz: manifest roots [\"app/rbac\"] do not permit data at path '/app/other'"],
-      ['a file twice', () => gzipSync(Buffer.concat([packTar(ok()).subarray(0, -1024), packTar(ok())])), 'bundle authz: not a valid tar archive: file /policy.wasm appears more than once'],
+      ['a file twice', () => gzipSync(Buffer.concat([packTar(ok()).subarray(0, -1024), packTar(ok())])), 'bundle authz: file policy.wasm appears more than once'],
       ['a delta bundle', () => packBundle({ ...ok(), '/patch.json': '{"data": []}' }), 'bundle authz: delta bundles (patch.json) are not supported; publish a snapshot bundle'],
     ];
 
-    test.each(cases)('WHEN it is %s THEN readBundle throws a BundleError with its reason', (_what, archive, message) => {
-      const read = () => readBundle('authz', archive());
+    test.each(cases)('WHEN it is %s THEN readBundle throws a BundleError with its reason', async (_what, archive, message) => {
+      const read = readBundle('authz', archive());
 
-      expect(read).toThrow(BundleError);
-      expect(read).toThrow(message);
+      await expect(read).rejects.toThrow(BundleError);
+      await expect(read).rejects.toThrow(message);
     });
   });
 });

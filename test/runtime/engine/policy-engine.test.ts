@@ -9,8 +9,8 @@ import { buildWasmBundle, readPolicy } from '../../support/opa';
 const RBAC_DATA = JSON.parse(readPolicy('rbac-data.json'));
 
 /** The policy.wasm of a bundle built by opa build, to repack by hand. */
-function wasmOf(archive: Buffer): Buffer {
-  return Buffer.from(readBundle('tmp', archive).wasmModules.get('/policy.wasm')!);
+async function wasmOf(archive: Buffer): Promise<Buffer> {
+  return Buffer.from((await readBundle('tmp', archive)).wasmModules.get('/policy.wasm')!);
 }
 
 describe('PolicyEngine', () => {
@@ -39,9 +39,9 @@ describe('PolicyEngine', () => {
   describe('GIVEN the RBAC bundle is active', () => {
     let engine: PolicyEngine;
 
-    beforeEach(() => {
+    beforeEach(async () => {
       engine = new PolicyEngine();
-      engine.activate(readBundle('authz', rbac));
+      engine.activate(await readBundle('authz', rbac));
     });
 
     test.each([
@@ -87,26 +87,26 @@ describe('PolicyEngine', () => {
   });
 
   describe('GIVEN data split over several data.json files and bundles', () => {
-    test('WHEN the policy reads it THEN it sees one merged data tree', () => {
+    test('WHEN the policy reads it THEN it sees one merged data tree', async () => {
       const policy = packBundle({
         '/.manifest': JSON.stringify({ revision: 'p', roots: ['app/rbac/grants', 'app/rbac/allow', 'app/rbac/reasons'], wasm: [{ entrypoint: 'app/rbac/allow', module: '/policy.wasm' }] }),
-        '/policy.wasm': wasmOf(rbac),
+        '/policy.wasm': await wasmOf(rbac),
         '/app/rbac/grants/admin/data.json': JSON.stringify(RBAC_DATA.app.rbac.grants.admin),
         '/app/rbac/grants/data.json': JSON.stringify({ reader: RBAC_DATA.app.rbac.grants.reader }),
       });
       const bindings = packBundle({
         // Every bundle carries a policy (data-only bundles are refused), here one under its second root.
         '/.manifest': JSON.stringify({ revision: 'd', roots: ['app/rbac/bindings', 'app/conflict'] }),
-        '/policy.wasm': wasmOf(conflict),
+        '/policy.wasm': await wasmOf(conflict),
         '/app/rbac/bindings/data.json': JSON.stringify(RBAC_DATA.app.rbac.bindings),
       });
       const engine = new PolicyEngine();
-      engine.activate(readBundle('policy', policy));
+      engine.activate(await readBundle('policy', policy));
       const bobWrites = { user: 'bob', action: 'write', type: 'document' };
       const aliceWrites = { user: 'alice', action: 'write', type: 'document' };
       expect(engine.evaluate('app/rbac/allow', aliceWrites)).toEqual({ result: false });
 
-      engine.activate(readBundle('bindings', bindings));
+      engine.activate(await readBundle('bindings', bindings));
 
       expect(engine.evaluate('app/rbac/allow', aliceWrites)).toEqual({ result: true });
       expect(engine.evaluate('app/rbac/allow', bobWrites)).toEqual({ result: false });
@@ -121,9 +121,9 @@ describe('PolicyEngine', () => {
   describe('GIVEN a bundle with several entrypoints', () => {
     let engine: PolicyEngine;
 
-    beforeAll(() => {
+    beforeAll(async () => {
       engine = new PolicyEngine();
-      engine.activate(readBundle('multi', multi));
+      engine.activate(await readBundle('multi', multi));
     });
 
     test('WHEN each entrypoint is asked THEN each answers', () => {
@@ -163,9 +163,9 @@ describe('PolicyEngine', () => {
   });
 
   describe('GIVEN a policy that fails at run time with a conflict', () => {
-    test('WHEN it conflicts THEN EvaluationError carries the reason, and the next call succeeds', () => {
+    test('WHEN it conflicts THEN EvaluationError carries the reason, and the next call succeeds', async () => {
       const engine = new PolicyEngine();
-      engine.activate(readBundle('conflict', conflict));
+      engine.activate(await readBundle('conflict', conflict));
 
       const evaluate = () => engine.evaluate('app/conflict/x', { a: true, b: true });
 
@@ -186,26 +186,27 @@ describe('PolicyEngine', () => {
     let engine: PolicyEngine;
     const aliceReads = { user: 'alice', action: 'read', type: 'document' };
 
-    beforeEach(() => {
+    beforeEach(async () => {
       engine = new PolicyEngine();
-      engine.activate(readBundle('authz', rbac));
+      engine.activate(await readBundle('authz', rbac));
     });
 
-    const bad: Array<[string, () => Bundle, string]> = [
+    const bad: Array<[string, () => Promise<Bundle>, string]> = [
       ['a wasm module that is not WebAssembly', () => readBundle('authz', packBundle({ '/policy.wasm': 'not wasm' })),
         'bundle authz: wasm module /policy.wasm is not a valid WebAssembly module: '],
-      ['a manifest entrypoint the module does not export', () => readBundle('authz', packBundle({
+      ['a manifest entrypoint the module does not export', async () => readBundle('authz', packBundle({
         '/.manifest': JSON.stringify({ wasm: [{ entrypoint: 'app/rbac/deny', module: '/policy.wasm' }] }),
-        '/policy.wasm': wasmOf(rbac),
+        '/policy.wasm': await wasmOf(rbac),
       })), 'bundle authz: manifest names entrypoint app/rbac/deny for wasm module /policy.wasm, which does not export it (it exports: app/rbac/allow, app/rbac/reasons)'],
-      ['exported entrypoints outside its roots', () => readBundle('authz', packBundle({
+      ['exported entrypoints outside its roots', async () => readBundle('authz', packBundle({
         '/.manifest': JSON.stringify({ roots: ['other'] }),
-        '/policy.wasm': wasmOf(rbac),
+        '/policy.wasm': await wasmOf(rbac),
       })), 'bundle authz: manifest roots ["other"] do not permit \'app/rbac/allow\' entrypoint for wasm module \'/policy.wasm\''],
     ];
 
-    test.each(bad)('WHEN a new version of it has %s THEN activation throws and the old version keeps serving', (_what, bundle, message) => {
-      const activate = () => engine.activate(bundle());
+    test.each(bad)('WHEN a new version of it has %s THEN activation throws and the old version keeps serving', async (_what, read, message) => {
+      const bundle = await read();
+      const activate = () => engine.activate(bundle);
 
       expect(activate).toThrow(BundleError);
       expect(activate).toThrow(message);
@@ -213,8 +214,9 @@ describe('PolicyEngine', () => {
       expect(engine.revisions()).toEqual({ authz: { revision: 'rbac-1' } });
     });
 
-    test('WHEN another bundle has overlapping roots THEN activation throws and nothing changes', () => {
-      const activate = () => engine.activate(readBundle('second', multi));
+    test('WHEN another bundle has overlapping roots THEN activation throws and nothing changes', async () => {
+      const second = await readBundle('second', multi);
+      const activate = () => engine.activate(second);
       // rbac was built with the default root "" which overlaps everything.
 
       expect(activate).toThrow("bundle second: detected overlapping roots in manifests for these bundles: [second, authz] ('app/multi' and '')");
@@ -222,13 +224,13 @@ describe('PolicyEngine', () => {
       expect(engine.entrypoints()).toEqual(['app/rbac/allow', 'app/rbac/reasons']);
     });
 
-    test('WHEN another bundle has its own roots, policy and data THEN both serve', () => {
+    test('WHEN another bundle has its own roots, policy and data THEN both serve', async () => {
       const engine2 = new PolicyEngine();
-      engine2.activate(readBundle('multi', multi));
+      engine2.activate(await readBundle('multi', multi));
 
-      engine2.activate(readBundle('conflict', packBundle({
+      engine2.activate(await readBundle('conflict', packBundle({
         '/.manifest': JSON.stringify({ roots: ['app/conflict'] }),
-        '/policy.wasm': wasmOf(conflict),
+        '/policy.wasm': await wasmOf(conflict),
         '/app/conflict/data.json': '{"k": 1}',
       })));
 
@@ -245,7 +247,7 @@ describe('PolicyEngine', () => {
         revision: 'rbac-2',
       });
 
-      engine.activate(readBundle('authz', next));
+      engine.activate(await readBundle('authz', next));
 
       expect(engine.revisions()).toEqual({ authz: { revision: 'rbac-2' } });
       expect(engine.entrypoints()).toEqual(['app/rbac/allow']);

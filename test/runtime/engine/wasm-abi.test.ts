@@ -16,9 +16,9 @@ describe('PolicyEngine on hand-written Wasm modules', () => {
   describe('GIVEN a module whose opa_eval traps', () => {
     let engine: PolicyEngine;
 
-    beforeEach(() => {
+    beforeEach(async () => {
       engine = new PolicyEngine();
-      engine.activate(readBundle('trap', packBundle({ '/policy.wasm': Buffer.from(trap), '/data.json': '{"seen": "data"}' })));
+      engine.activate(await readBundle('trap', packBundle({ '/policy.wasm': Buffer.from(trap), '/data.json': '{"seen": "data"}' })));
     });
 
     test('WHEN it is evaluated THEN an EvaluationError says the policy trapped', () => {
@@ -39,9 +39,9 @@ describe('PolicyEngine on hand-written Wasm modules', () => {
   describe('GIVEN a module offering only the ABI 1.1 context calls', () => {
     let engine: PolicyEngine;
 
-    beforeEach(() => {
+    beforeEach(async () => {
       engine = new PolicyEngine();
-      engine.activate(readBundle('old', packBundle({ '/policy.wasm': Buffer.from(abi11), '/abi11/data.json': '{"k": [1, 2]}' })));
+      engine.activate(await readBundle('old', packBundle({ '/policy.wasm': Buffer.from(abi11), '/abi11/data.json': '{"k": [1, 2]}' })));
     });
 
     test('WHEN evaluated THEN input and data reach the policy through opa_eval_ctx_*', () => {

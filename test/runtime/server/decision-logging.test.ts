@@ -32,8 +32,8 @@ describe('GIVEN a server with a decision listener', () => {
       buildWasmBundle({ modules: { 'conflict.rego': readPolicy('conflict.rego') }, entrypoints: ['app/conflict/x'], manifest: { roots: ['app/conflict'] } }),
     ]);
     const engine = new PolicyEngine();
-    engine.activate(readBundle('rbac', rbac));
-    engine.activate(readBundle('conflict', conflict));
+    engine.activate(await readBundle('rbac', rbac));
+    engine.activate(await readBundle('conflict', conflict));
     server = new PolicyServer({
       engine, port: 0, logger: SILENT_LOGGER, decisionListener: { onDecision: (r) => records.push(r) }, pluginStatuses: () => states,
     });

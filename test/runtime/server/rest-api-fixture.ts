@@ -47,7 +47,7 @@ function sources() {
 export async function restApiEngine(): Promise<PolicyEngine> {
   const archive = await buildWasmBundle({ ...sources(), entrypoints: ENTRYPOINTS });
   const engine = new PolicyEngine();
-  engine.activate(readBundle(BUNDLE_NAME, archive));
+  engine.activate(await readBundle(BUNDLE_NAME, archive));
   return engine;
 }
 

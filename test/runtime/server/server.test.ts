@@ -31,9 +31,9 @@ describe('PolicyServer', () => {
       buildWasmBundle({ modules: { 'conflict.rego': readPolicy('conflict.rego') }, entrypoints: ['app/conflict/x'], manifest: { roots: ['app/conflict'] } }),
     ]);
     const engine = new PolicyEngine();
-    engine.activate(readBundle('rbac', rbac));
-    engine.activate(readBundle('multi', multi));
-    engine.activate(readBundle('conflict', conflict));
+    engine.activate(await readBundle('rbac', rbac));
+    engine.activate(await readBundle('multi', multi));
+    engine.activate(await readBundle('conflict', conflict));
     server = new PolicyServer({ engine, port: 0, logger: SILENT_LOGGER, maxBodyBytes: MAX_BODY });
     ({ port } = await server.listen());
   });

@@ -1,36 +1,25 @@
-import { readArchiveFiles } from './archive';
 import { BundleStatus, BundleStatusReport } from './bundle-status';
 import { BundlePluginConfig, BundleSource, InitFailureMode } from './config';
 import { downloadBundle } from './downloader';
 import type { KeyConfig } from './keys';
 import { BundlePersistence } from './persistence';
 import { verifyBundleSignature } from './signature-verifier';
+import type { Bundle } from '../../engine/bundle';
+import { readBundleArchive } from '../../engine/bundle-archive';
+import { parseBundle } from '../../engine/bundle-reader';
+import type { PolicyEngine } from '../../engine/policy-engine';
 import { BundleError, ExtensionError } from '../../errors';
 import { Logger, SILENT_LOGGER } from '../../logger';
 import { Plugin, PluginState, PluginStatus } from '../../scheduler/plugin';
 import type { ServiceClient } from '../../services/service-client';
 
-/** What the plugin needs of a read bundle (the engine's `Bundle`). */
-export interface ReadBundle {
-  readonly name: string;
-  readonly manifest: { readonly revision: string };
-}
-
-/** What the plugin needs of the engine (`PolicyEngine`): atomic activation, and whether a bundle serves. */
-export interface BundleEngine<B extends ReadBundle> {
-  /** Replaces the bundle of the same name atomically, or throws and leaves everything as it was. */
-  activate(bundle: B): void | Promise<void>;
-  isActive(name: string): boolean;
-}
-
-export interface BundlePluginOptions<B extends ReadBundle> {
+export interface BundlePluginOptions {
   readonly config: BundlePluginConfig;
   /** One client per configured service, by name. */
   readonly services: ReadonlyMap<string, ServiceClient>;
   readonly keys: ReadonlyMap<string, KeyConfig>;
-  readonly engine: BundleEngine<B>;
-  /** The engine's `readBundle`: parses an archive (manifest, data, wasm) or throws a BundleError. */
-  readonly readBundle: (name: string, archive: Buffer) => B;
+  /** Activates bundles atomically: a bundle that fails to load leaves the previous one serving. */
+  readonly engine: Pick<PolicyEngine, 'activate' | 'isActive'>;
   readonly logger?: Logger;
   /** @default () => new Date() */
   readonly now?: () => Date;
@@ -45,7 +34,7 @@ export const BUNDLE_PLUGIN_NAME = 'bundle';
  * the engine and persists it when asked to. Any failure leaves the previous revision serving and
  * is recorded in that bundle's status; the plugin owns no timer.
  */
-export class BundlePlugin<B extends ReadBundle = ReadBundle> implements Plugin {
+export class BundlePlugin implements Plugin {
   public readonly name = BUNDLE_PLUGIN_NAME;
   private readonly statusByName = new Map<string, BundleStatus>();
   /** ETag of the active bundle of each name; a failed download never changes it (as in OPA). */
@@ -57,7 +46,7 @@ export class BundlePlugin<B extends ReadBundle = ReadBundle> implements Plugin {
   private ready = false;
   private round: Promise<void> = Promise.resolve();
 
-  public constructor(private readonly options: BundlePluginOptions<B>) {
+  public constructor(private readonly options: BundlePluginOptions) {
     for (const source of options.config.bundles) {
       if (!options.services.has(source.service)) {
         throw new ExtensionError('ConfigInvalid', `bundles.${source.name}.service ${JSON.stringify(source.service)} has no client`);
@@ -204,13 +193,17 @@ export class BundlePlugin<B extends ReadBundle = ReadBundle> implements Plugin {
     }
   }
 
-  /** Size limit, signature, then the engine's reader: everything that can refuse a bundle before activation. */
-  private async prepare(source: BundleSource, archive: Buffer, signal: AbortSignal): Promise<B> {
-    const files = await readArchiveFiles(source.name, archive, source.sizeLimitBytes, signal);
-    await verifyBundleSignature(source.name, files, source.signing, this.options.keys);
-    const bundle = this.options.readBundle(source.name, archive);
-    if (signal.aborted) throw signal.reason;
-    return bundle;
+  /**
+   * Reads the archive once into its list of files; the size limits, the signature and the bundle
+   * all judge that one list, so what was verified is what activates.
+   */
+  private async prepare(source: BundleSource, archive: Buffer, signal: AbortSignal): Promise<Bundle> {
+    // size_limit_bytes caps each file, as in OPA, and the whole inflated archive: the function's
+    // memory holds all of it.
+    const limits = { maxFileBytes: source.sizeLimitBytes, maxTotalBytes: source.sizeLimitBytes };
+    const files = await readBundleArchive(source.name, archive, limits, signal);
+    await verifyBundleSignature(source.name, files, source.signing, this.options.keys, signal);
+    return parseBundle(source.name, files, signal);
   }
 
   private isActivated(name: string): boolean {

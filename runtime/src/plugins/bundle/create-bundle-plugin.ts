@@ -1,8 +1,6 @@
 import { BundlePlugin } from './bundle-plugin';
 import { parseBundlePluginConfig } from './config';
 import { parseKeys } from './keys';
-import type { Bundle } from '../../engine/bundle';
-import { readBundle } from '../../engine/bundle-reader';
 import type { PolicyEngine } from '../../engine/policy-engine';
 import type { Logger } from '../../logger';
 import type { ServiceClient } from '../../services/service-client';
@@ -18,16 +16,15 @@ export interface CreateBundlePluginOptions {
 }
 
 /** The bundle plugin for main.ts, or undefined when no `bundles` are configured. Throws ConfigError. */
-export function createBundlePlugin(options: CreateBundlePluginOptions): BundlePlugin<Bundle> | undefined {
+export function createBundlePlugin(options: CreateBundlePluginOptions): BundlePlugin | undefined {
   const keys = parseKeys(options.raw.keys);
   const config = parseBundlePluginConfig(options.raw, options.services, keys);
   if (!config) return undefined;
-  return new BundlePlugin<Bundle>({
+  return new BundlePlugin({
     config,
     services: options.clients,
     keys,
     engine: options.engine,
-    readBundle,
     logger: options.logger,
   });
 }

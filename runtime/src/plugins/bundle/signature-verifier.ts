@@ -1,10 +1,11 @@
 import { createPublicKey, KeyObject, X509Certificate } from 'node:crypto';
 import { compactVerify, decodeProtectedHeader } from 'jose';
-import type { ArchiveFile } from './archive';
 import type { BundleSigning } from './config';
 import { hashBundleFile } from './file-hash';
 import type { KeyConfig } from './keys';
+import type { BundleFile } from '../../engine/bundle-archive';
 import { BundleError } from '../../errors';
+import { Pacer } from '../../pacer';
 
 /** The bundle's signature file, at its root (https://www.openpolicyagent.org/docs/management-bundles#signature-format). */
 export const SIGNATURES_FILE = '.signatures.json';
@@ -34,9 +35,10 @@ interface SignaturePayload {
  */
 export async function verifyBundleSignature(
   bundle: string,
-  files: readonly ArchiveFile[],
+  files: readonly BundleFile[],
   signing: BundleSigning | undefined,
   keys: ReadonlyMap<string, KeyConfig>,
+  signal?: AbortSignal,
 ): Promise<void> {
   const signaturesFile = files.find((f) => f.path === SIGNATURES_FILE);
   if (!signaturesFile) {
@@ -51,7 +53,12 @@ export async function verifyBundleSignature(
   const signed = new Map<string, SignedFile>();
   for (const file of payload.files ?? []) signed.set(file.name.replace(/^\/+/, ''), file);
   const excluded = signing.excludeFiles.map(globToRegExp);
+  const pacer = new Pacer();
   for (const file of files) {
+    if (pacer.due()) {
+      await pacer.yield();
+      if (signal?.aborted) throw signal.reason;
+    }
     if (file.path === SIGNATURES_FILE) continue;
     if (excluded.some((re) => re.test(file.path))) {
       signed.delete(file.path);

@@ -8,7 +8,6 @@ import { buildAuthz, repack } from './support/fixtures';
 import { LoopbackServer } from './support/loopback-server';
 import { opaBuild } from './support/opa-build';
 import type { AwsCredentials } from '../../../../runtime/src/config/env';
-import { readBundle } from '../../../../runtime/src/engine/bundle-reader';
 import { PolicyEngine } from '../../../../runtime/src/engine/policy-engine';
 import { ExtensionError } from '../../../../runtime/src/errors';
 import { BundlePlugin } from '../../../../runtime/src/plugins/bundle/bundle-plugin';
@@ -26,7 +25,8 @@ const CREDENTIALS: AwsCredentials = { accessKeyId: 'AKIDBUNDLES', secretAccessKe
 interface Setup {
   readonly plugin: BundlePlugin;
   readonly engine: PolicyEngine;
-  readonly reads: jest.Mock;
+  /** Every activation the plugin asks of the engine. */
+  readonly activations: jest.SpyInstance;
 }
 
 /** Builds the plugin from OPA-shaped config, as main.ts does, with the real engine. */
@@ -35,10 +35,10 @@ function setup(raw: Record<string, unknown>, credentials: () => AwsCredentials =
   const keys = parseKeys(raw.keys);
   const config = parseBundlePluginConfig(raw, services, keys)!;
   const engine = new PolicyEngine();
-  const reads = jest.fn(readBundle);
+  const activations = jest.spyOn(engine, 'activate');
   const clients = new Map([...services].map(([name, s]) => [name, new ServiceClient(s, credentials)]));
-  const plugin = new BundlePlugin({ config, services: clients, keys, engine, readBundle: reads });
-  return { plugin, engine, reads };
+  const plugin = new BundlePlugin({ config, services: clients, keys, engine });
+  return { plugin, engine, activations };
 }
 
 /** Every trigger is raced against a deadline, as the scheduler's round is. */
@@ -76,20 +76,20 @@ describe('BundlePlugin', () => {
   });
 
   describe('conditional downloads and credentials', () => {
-    test('GIVEN an active bundle with an ETag WHEN the server answers 304 THEN the bundle stays active and is not read again', async () => {
+    test('GIVEN an active bundle with an ETag WHEN the server answers 304 THEN the bundle stays active and is not activated again', async () => {
       // GIVEN
       server.handler = (req, res) => {
         if (req.headers['if-none-match'] === '"r1"') res.writeHead(304, { etag: '"r1"' }).end();
         else serve(res, r1, '"r1"');
       };
-      const { plugin, engine, reads } = setup({ services: { acme: { url: server.url } }, bundles: { authz: {} }, persistence_directory: dir });
+      const { plugin, engine, activations } = setup({ services: { acme: { url: server.url } }, bundles: { authz: {} }, persistence_directory: dir });
       await plugin.trigger(round());
       const firstDownload = plugin.statuses().authz.last_successful_download;
       // WHEN
       await plugin.trigger(round());
       // THEN
       expect(server.requests.map((r) => [r.url, r.headers['if-none-match']])).toEqual([['/bundles/authz', undefined], ['/bundles/authz', '"r1"']]);
-      expect(reads).toHaveBeenCalledTimes(1);
+      expect(activations).toHaveBeenCalledTimes(1);
       expect(revisionOf(engine)).toBe('r1');
       const status = plugin.statuses().authz;
       expect(status.last_successful_download).toBe(firstDownload);
@@ -196,18 +196,18 @@ describe('BundlePlugin', () => {
         message: /^bundle authz: bundle is not a tar archive/,
       },
       'missing policy.wasm': {
-        fault: async () => { const b = repack(r2, { 'policy.wasm': undefined }); return (_req, res) => serve(res, b, '"no-wasm"'); },
+        fault: async () => { const b = await repack(r2, { 'policy.wasm': undefined }); return (_req, res) => serve(res, b, '"no-wasm"'); },
         message: /^bundle authz: holds no Wasm module/,
       },
       'a manifest entrypoint the wasm does not export': {
         fault: async () => {
-          const b = repack(r2, { '.manifest': JSON.stringify({ revision: 'r2', roots: ['authz'], wasm: [{ entrypoint: 'authz/missing', module: '/policy.wasm' }] }) });
+          const b = await repack(r2, { '.manifest': JSON.stringify({ revision: 'r2', roots: ['authz'], wasm: [{ entrypoint: 'authz/missing', module: '/policy.wasm' }] }) });
           return (_req, res) => serve(res, b, '"no-entry"');
         },
         message: /authz\/missing/,
       },
       'wasm that does not load': {
-        fault: async () => { const b = repack(r2, { 'policy.wasm': Buffer.from('\0asm not really') }); return (_req, res) => serve(res, b, '"bad-wasm"'); },
+        fault: async () => { const b = await repack(r2, { 'policy.wasm': Buffer.from('\0asm not really') }); return (_req, res) => serve(res, b, '"bad-wasm"'); },
         message: /^bundle authz: .*WebAssembly/,
       },
       'a bad signature': {

@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { buildAuthz, repack, unpack } from './support/fixtures';
-import { readArchiveFiles } from '../../../../runtime/src/plugins/bundle/archive';
+import { readBundleArchive } from '../../../../runtime/src/engine/bundle-archive';
 import type { BundleSigning } from '../../../../runtime/src/plugins/bundle/config';
 import { parseKeys } from '../../../../runtime/src/plugins/bundle/keys';
 import { globToRegExp, verifyBundleSignature } from '../../../../runtime/src/plugins/bundle/signature-verifier';
@@ -16,8 +16,8 @@ const SECRET = 'hmac-secret';
 
 const SIGNING: BundleSigning = { excludeFiles: [], required: true };
 
-async function verify(archive: Buffer, signing: BundleSigning | undefined, keys: Record<string, unknown>): Promise<void> {
-  const files = await readArchiveFiles('authz', archive, 2 ** 30);
+async function verify(archive: Buffer | Promise<Buffer>, signing: BundleSigning | undefined, keys: Record<string, unknown>): Promise<void> {
+  const files = await readBundleArchive('authz', await archive, { maxFileBytes: 2 ** 30, maxTotalBytes: 2 ** 30 });
   await verifyBundleSignature('authz', files, signing, parseKeys(keys));
 }
 
@@ -49,8 +49,8 @@ describe('verifyBundleSignature', () => {
 
     test('GIVEN a signed bundle with data.json rewritten with other whitespace and key order WHEN verified THEN it passes (JSON is hashed canonically)', async () => {
       // GIVEN
-      const data = JSON.parse(unpack(rs256)['data.json'].toString());
-      expect(unpack(rs256)['data.json'].toString()).toContain('1.0');
+      const data = JSON.parse((await unpack(rs256))['data.json'].toString());
+      expect((await unpack(rs256))['data.json'].toString()).toContain('1.0');
       const reordered = '{\n  "authz": {"limits": {"\u00e9": "\u2028", "a": [1, 2e3],\n "b": 1.0}}}\n';
       expect(JSON.parse(reordered)).toEqual(data);
       // WHEN

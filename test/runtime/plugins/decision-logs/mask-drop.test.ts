@@ -66,7 +66,7 @@ beforeAll(async () => {
     revision: 'rev-7',
   });
   engine = new PolicyEngine();
-  engine.activate(readBundle('authz', archive));
+  engine.activate(await readBundle('authz', archive));
 });
 
 /** Runs the requests through the engine and the plugin, as the server would, and returns the printed events. */

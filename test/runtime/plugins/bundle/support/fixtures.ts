@@ -1,6 +1,5 @@
-import { gunzipSync } from 'node:zlib';
 import { opaBuild } from './opa-build';
-import { parseTar } from '../../../../../runtime/src/plugins/bundle/archive';
+import { readBundleArchive } from '../../../../../runtime/src/engine/bundle-archive';
 import { packBundle } from '../../../../support/bundle-archive';
 
 /** The policy of every fixture: `authz/revision` names the bundle's revision, so a decision shows which one serves. */
@@ -23,14 +22,15 @@ export function buildAuthz(revision: string, extra: { roots?: string[]; files?: 
 }
 
 /** The files of a `.tar.gz`, by path without a leading `/`. */
-export function unpack(archive: Buffer): Record<string, Buffer> {
-  return Object.fromEntries(parseTar('fixture', gunzipSync(archive), 2 ** 30).map((f) => [f.path, f.data]));
+export async function unpack(archive: Buffer): Promise<Record<string, Buffer>> {
+  const files = await readBundleArchive('fixture', archive, { maxFileBytes: 2 ** 30, maxTotalBytes: 2 ** 30 });
+  return Object.fromEntries(files.map((f) => [f.path, f.data]));
 }
 
 /** Repacks a bundle with some files replaced (a string or Buffer) or removed (undefined). */
-export function repack(archive: Buffer, changes: Record<string, string | Buffer | undefined>): Buffer {
+export async function repack(archive: Buffer, changes: Record<string, string | Buffer | undefined>): Promise<Buffer> {
   const files: Record<string, string | Buffer> = {};
-  for (const [file, data] of Object.entries({ ...unpack(archive), ...changes })) {
+  for (const [file, data] of Object.entries({ ...(await unpack(archive)), ...changes })) {
     if (data !== undefined) files[file] = data;
   }
   return packBundle(files);
