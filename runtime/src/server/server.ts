@@ -6,7 +6,7 @@ import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
 import * as zlib from 'node:zlib';
 import { PolicyEngine } from '../engine/policy-engine';
-import { Logger } from '../logger';
+import { LogFields, Logger } from '../logger';
 import { batchPostHandler } from './batch-handler';
 import { dataGetHandler, dataPostHandler } from './data-handler';
 import type { DecisionContext } from './decision';
@@ -149,8 +149,9 @@ export class PolicyServer {
       response = await this.route(req);
     } catch (err) {
       const apiError = err instanceof ApiError ? err : new ApiError(500, 'internal_error', `unexpected error: ${(err as Error)?.message ?? String(err)}`, { cause: err });
-      if (apiError.status >= 500) this.options.logger.error('request failed', { method: req.method, url: req.url, error: apiError });
-      else this.options.logger.debug('request refused', { method: req.method, url: req.url, code: apiError.code, message: apiError.message });
+      const fields = { method: req.method, path: pathOf(req), status: apiError.status, ...errorLogFields(apiError) };
+      if (apiError.status >= 500) this.options.logger.error('request failed', fields);
+      else this.options.logger.debug('request refused', fields);
       response = { status: apiError.status, body: apiError.toBody() };
       headers = { ...apiError.headers };
     }
@@ -161,7 +162,7 @@ export class PolicyServer {
       payload = this.encode(req, response.body, headers);
     } catch (err) {
       // A result JSON cannot express (too deeply nested for the stack) is a failed request, not a crash.
-      this.options.logger.error('response not encodable', { method: req.method, url: req.url, error: err });
+      this.options.logger.error('response not encodable', { method: req.method, path: pathOf(req), error: err });
       response = { status: 500, body: { code: 'internal_error', message: `cannot encode the response: ${(err as Error).message}` } };
       payload = Buffer.from(JSON.stringify(response.body) + '\n');
     }
@@ -189,10 +190,9 @@ export class PolicyServer {
   }
 
   private async route(req: http.IncomingMessage): Promise<ApiResponse> {
-    // Split by hand: `new URL` would read a path such as `//x/y` as a host.
     const target = req.url ?? '/';
     const q = target.indexOf('?');
-    const pathname = q < 0 ? target : target.slice(0, q);
+    const pathname = pathOf(req);
     const query = new URLSearchParams(q < 0 ? '' : target.slice(q + 1));
     const match = matchRoute(this.routes, pathname);
     if (!match) throw new ApiError(404, 'resource_not_found', `no API at ${pathname}`);
@@ -209,6 +209,31 @@ export class PolicyServer {
       body: () => readBody(req, this.limits),
     });
   }
+}
+
+/**
+ * The request target without its query string. Logs name this path and never `req.url`: the query
+ * string of `GET /v1/data/...?input=` is the input, which `system/log/mask` may hide from the
+ * decision log. Split by hand: `new URL` would read a path such as `//x/y` as a host.
+ */
+function pathOf(req: http.IncomingMessage): string {
+  const target = req.url ?? '/';
+  const q = target.indexOf('?');
+  return q < 0 ? target : target.slice(0, q);
+}
+
+/**
+ * An error's code and message for a log line, without what its cause adds: a cause's message may
+ * quote the request (V8's JSON.parse says `Unexpected token 'x', "{"ssn": x}" is not valid JSON`),
+ * and logs never hold a request's input, query string or body. The cause is named by its class.
+ * An evaluation error is the cause's whole message (the entrypoint, the policy's location and
+ * abort reason), so it is logged whole.
+ */
+function errorLogFields(err: ApiError): LogFields {
+  const cause = err.cause as { name?: unknown; message?: unknown } | undefined;
+  const quoted = cause?.message;
+  if (typeof quoted !== 'string' || quoted === '' || !err.message.endsWith(`: ${quoted}`)) return { code: err.code, message: err.message };
+  return { code: err.code, message: err.message.slice(0, -(quoted.length + 2)), cause: typeof cause?.name === 'string' ? cause.name : 'Error' };
 }
 
 /** `Accept-Encoding: gzip` (or `gzip;q=...` with a non-zero weight) among the listed codings. */

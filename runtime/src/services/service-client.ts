@@ -79,16 +79,25 @@ export class ServiceClient {
     if (req.signal.aborted) throw req.signal.reason;
     const first = new URL(this.config.url + '/' + req.path.replace(/^\/+/, ''));
     let url = first;
+    // Set for good once a hop leaves the first host's domain (as Go's `stripSensitiveHeaders` since
+    // CVE-2024-45336: no later hop carries a credential, even one that comes back) or goes from
+    // https to http (Go looks at hosts only; a credential must not cross the wire in clear).
+    let stripSensitive = false;
     for (let hop = 0; ; hop++) {
-      // Credentials go only to the service's own host, as Go's HTTP client (OPA's) does on redirects.
-      const headers = url.host === first.host ? await this.authorize(req, url) : lowerCaseKeys({ ...this.config.headers, ...req.headers });
+      // Bearer tokens and SigV4 signatures go to the service's own host only (stricter than Go,
+      // which would send a bearer token to a subdomain or another port too).
+      const headers = !stripSensitive && url.host === first.host
+        ? await this.authorize(req, url)
+        : forwardedHeaders({ ...this.config.headers, ...req.headers }, stripSensitive);
       const response = await this.send(url, req, headers);
       const location = response.headers.get('location');
       if (!REDIRECT_STATUSES.has(response.status) || req.method !== 'GET' || !location) return response;
       if (hop >= MAX_REDIRECTS) {
         throw new ServiceRequestError(this.config.name, `service ${this.config.name}: more than ${MAX_REDIRECTS} redirects from ${first.pathname}`);
       }
-      url = new URL(location, url);
+      const next = new URL(location, url);
+      if (!isDomainOrSubdomain(next.hostname, first.hostname) || (url.protocol === 'https:' && next.protocol === 'http:')) stripSensitive = true;
+      url = next;
     }
   }
 
@@ -191,8 +200,33 @@ export class ServiceClient {
 const MAX_REDIRECTS = 10;
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
+/**
+ * What Go's HTTP client drops from a redirected request once it left the first host's domain
+ * (`makeHeadersCopier` in net/http/client.go); compared in lower case.
+ */
+const SENSITIVE_HEADERS = new Set(['authorization', 'www-authenticate', 'cookie', 'cookie2', 'proxy-authorization', 'proxy-authenticate']);
+
 function lowerCaseKeys(headers: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
+}
+
+/** The configured and per-request headers for a hop that carries no bearer token or signature. */
+function forwardedHeaders(headers: Record<string, string>, stripSensitive: boolean): Record<string, string> {
+  const lower = lowerCaseKeys(headers);
+  if (!stripSensitive) return lower;
+  return Object.fromEntries(Object.entries(lower).filter(([k]) => !SENSITIVE_HEADERS.has(k)));
+}
+
+/**
+ * Go's `shouldCopyHeaderOnRedirect` and `isDomainOrSubdomain` (net/http/client.go): `sub` is
+ * `parent` or a subdomain of it. Hostnames only, so another port on the same host is the same
+ * host; both come from WHATWG URLs, already lower case and in punycode as Go's `idnaASCII` makes them.
+ */
+function isDomainOrSubdomain(sub: string, parent: string): boolean {
+  if (sub === parent) return true;
+  // An IPv6 literal is no domain name: a suffix test could match inside its zone (Go's comment).
+  if (/[:%]/.test(sub)) return false;
+  return sub.endsWith('.' + parent);
 }
 
 function toHeaders(raw: http.IncomingHttpHeaders): Headers {

@@ -1,4 +1,7 @@
+import dns from 'node:dns';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { sigv4Problem } from './sigv4-verifier';
@@ -22,6 +25,34 @@ function clientFor(url: string, service: Record<string, unknown>, credentials: (
 
 function deadline(ms = 5_000): AbortSignal {
   return AbortSignal.timeout(ms);
+}
+
+/**
+ * Names under `.test` (reserved, RFC 2606) resolve to 127.0.0.1, so that loopback servers can
+ * stand for a service's host, its subdomains and unrelated hosts without touching /etc/hosts.
+ */
+function resolveTestNamesToLoopback(): void {
+  const lookup = dns.lookup;
+  jest.spyOn(dns, 'lookup').mockImplementation(((hostname: string, ...rest: unknown[]) =>
+    (lookup as (...args: unknown[]) => void)(hostname.endsWith('.test') ? '127.0.0.1' : hostname, ...rest)) as unknown as typeof dns.lookup);
+}
+
+/**
+ * There are no TLS certificates in the test tree: an `https:` URL is sent in clear to the loopback
+ * server, so that only the URL's scheme says https, which is all the redirect rules look at.
+ */
+function sendHttpsInClear(): void {
+  jest.spyOn(https, 'request').mockImplementation(((url: URL, options: http.RequestOptions) => {
+    const clear = new URL(url);
+    clear.protocol = 'http:';
+    return http.request(clear, options);
+  }) as unknown as typeof https.request);
+}
+
+/** The credential-bearing headers (and one harmless one) among those a server received. */
+function credentialHeaders(headers: http.IncomingHttpHeaders): Record<string, unknown> {
+  const names = ['authorization', 'www-authenticate', 'cookie', 'cookie2', 'x-tenant', 'x-amz-security-token', 'x-amz-date'];
+  return Object.fromEntries(names.filter((n) => headers[n] !== undefined).map((n) => [n, headers[n]]));
 }
 
 describe('ServiceClient', () => {
@@ -204,6 +235,122 @@ describe('ServiceClient', () => {
       // THEN
       expect(response.status).toBe(200);
       expect(response.body.toString()).toBe('/new');
+    });
+
+    describe('credentials on redirects', () => {
+      let other: LoopbackServer;
+
+      beforeEach(async () => {
+        other = new LoopbackServer();
+        await other.start();
+        other.handler = (_req, res) => { res.writeHead(200).end('moved here'); };
+        resolveTestNamesToLoopback();
+      });
+
+      afterEach(async () => {
+        jest.restoreAllMocks();
+        await other.stop();
+      });
+
+      /** `{other}` in a Location is the second server's port. */
+      function redirectTo(location: string): void {
+        server.handler = (req, res) => {
+          if (req.url === '/start') res.writeHead(302, { location: location.replace('{other}', new URL(other.url).port) }).end();
+          else res.writeHead(200).end('moved here');
+        };
+      }
+
+      const SIGNED = {
+        'authorization': expect.stringMatching(/^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\//),
+        'x-amz-security-token': CREDENTIALS.sessionToken,
+        'x-amz-date': expect.stringMatching(/^\d{8}T\d{6}Z$/),
+      };
+      /** One row per kind of credential; the sensitive names of the last one in odd cases, which Go compares case-insensitively. */
+      const SERVICES: Record<string, Record<string, unknown>> = {
+        'headers.Authorization': { headers: { Authorization: 'Basic YWxpY2U6czNjcjN0' } },
+        'headers.Cookie': { headers: { Cookie: 'session=s3cr3t' } },
+        'headers.X-Tenant': { headers: { 'X-Tenant': 'acme' } },
+        'credentials.bearer': { credentials: { bearer: { token: 't0k3n' } } },
+        'credentials.s3_signing': { credentials: { s3_signing: { environment_credentials: {} } } },
+        'all sensitive headers': { headers: { 'authorization': 'Basic YWxpY2U6czNjcjN0', 'COOKIE': 'session=s3cr3t', 'Www-Authenticate': 'Basic', 'cookie2': '$Version=1', 'X-Tenant': 'acme' } },
+      };
+
+      // Go's rule (net/http/client.go, shouldCopyHeaderOnRedirect): Authorization, WWW-Authenticate,
+      // Cookie and Cookie2 follow a redirect to the same hostname (any port) or a subdomain only.
+      // Bearer tokens and SigV4 signatures go to the service's own host and port only.
+      test.each<[string, string, string, Record<string, unknown>]>([
+        // the service at http://svc.test:<port> redirects to, with, and the destination receives exactly
+        ['the same host', '/next', 'headers.Authorization', { authorization: 'Basic YWxpY2U6czNjcjN0' }],
+        ['the same host', '/next', 'headers.Cookie', { cookie: 'session=s3cr3t' }],
+        ['the same host', '/next', 'headers.X-Tenant', { 'x-tenant': 'acme' }],
+        ['the same host', '/next', 'credentials.bearer', { authorization: 'Bearer t0k3n' }],
+        ['the same host', '/next', 'credentials.s3_signing', SIGNED],
+        ['the same host', '/next', 'all sensitive headers', { 'authorization': 'Basic YWxpY2U6czNjcjN0', 'cookie': 'session=s3cr3t', 'www-authenticate': 'Basic', 'cookie2': '$Version=1', 'x-tenant': 'acme' }],
+        ['the same hostname on another port', 'http://svc.test:{other}/next', 'headers.Authorization', { authorization: 'Basic YWxpY2U6czNjcjN0' }],
+        ['the same hostname on another port', 'http://svc.test:{other}/next', 'headers.Cookie', { cookie: 'session=s3cr3t' }],
+        ['the same hostname on another port', 'http://svc.test:{other}/next', 'credentials.bearer', {}],
+        ['the same hostname on another port', 'http://svc.test:{other}/next', 'credentials.s3_signing', {}],
+        ['a subdomain', 'http://cdn.svc.test:{other}/next', 'headers.Authorization', { authorization: 'Basic YWxpY2U6czNjcjN0' }],
+        ['a subdomain', 'http://cdn.svc.test:{other}/next', 'headers.Cookie', { cookie: 'session=s3cr3t' }],
+        ['a subdomain', 'http://cdn.svc.test:{other}/next', 'credentials.bearer', {}],
+        ['a host whose name only ends like the service\'s', 'http://notsvc.test:{other}/next', 'headers.Authorization', {}],
+        ['a host whose name only ends like the service\'s', 'http://notsvc.test:{other}/next', 'headers.Cookie', {}],
+        ['another host', 'http://127.0.0.1:{other}/next', 'headers.Authorization', {}],
+        ['another host', 'http://127.0.0.1:{other}/next', 'headers.Cookie', {}],
+        ['another host', 'http://127.0.0.1:{other}/next', 'headers.X-Tenant', { 'x-tenant': 'acme' }],
+        ['another host', 'http://127.0.0.1:{other}/next', 'credentials.bearer', {}],
+        ['another host', 'http://127.0.0.1:{other}/next', 'credentials.s3_signing', {}],
+        ['another host', 'http://127.0.0.1:{other}/next', 'all sensitive headers', { 'x-tenant': 'acme' }],
+      ])('GIVEN a redirect to %s (%s) WHEN following it with %s configured THEN the destination receives exactly the expected headers', async (_name, location, kind, expected) => {
+        // GIVEN
+        redirectTo(location);
+        const client = clientFor(`http://svc.test:${new URL(server.url).port}`, SERVICES[kind]);
+        // WHEN
+        const response = await client.request({ method: 'GET', path: 'start', signal: deadline() });
+        // THEN
+        expect(response.body.toString()).toBe('moved here');
+        const destination = location.startsWith('/') ? server.requests[1] : other.requests[0];
+        expect(credentialHeaders(destination.headers)).toEqual(expected);
+      });
+
+      test('GIVEN a redirect to another host that redirects back WHEN following it THEN the service\'s own host gets no credentials either (as Go)', async () => {
+        // GIVEN: Go keeps sensitive headers stripped for the rest of the chain (CVE-2024-45336).
+        const service = `http://svc.test:${new URL(server.url).port}`;
+        server.handler = (req, res) => {
+          if (req.url === '/start') res.writeHead(302, { location: `${other.url}/away` }).end();
+          else res.writeHead(200).end('back home');
+        };
+        other.handler = (_req, res) => { res.writeHead(302, { location: `${service}/home` }).end(); };
+        const client = clientFor(service, { headers: { 'Cookie': 'session=s3cr3t', 'X-Tenant': 'acme' }, credentials: { bearer: { token: 't0k3n' } } });
+        // WHEN
+        const response = await client.request({ method: 'GET', path: 'start', signal: deadline() });
+        // THEN
+        expect(response.body.toString()).toBe('back home');
+        expect([server.requests[0], other.requests[0], server.requests[1]].map((r) => [r.url, credentialHeaders(r.headers)])).toEqual([
+          ['/start', { 'authorization': 'Bearer t0k3n', 'cookie': 'session=s3cr3t', 'x-tenant': 'acme' }],
+          ['/away', { 'x-tenant': 'acme' }],
+          ['/home', { 'x-tenant': 'acme' }],
+        ]);
+      });
+
+      test.each<[string, string, Record<string, unknown>]>([
+        ['https to https on the same host', '/next', { 'authorization': 'Bearer t0k3n', 'cookie': 'session=s3cr3t', 'x-tenant': 'acme' }],
+        ['https to http on the same host', 'http://svc.test:{port}/next', { 'x-tenant': 'acme' }],
+      ])('GIVEN a redirect from %s (%s) WHEN following it THEN the destination receives exactly the expected headers', async (_name, location, expected) => {
+        // GIVEN
+        sendHttpsInClear();
+        const port = new URL(server.url).port;
+        server.handler = (req, res) => {
+          if (req.url === '/start') res.writeHead(302, { location: location.replace('{port}', port) }).end();
+          else res.writeHead(200).end('moved here');
+        };
+        const client = clientFor(`https://svc.test:${port}`, { headers: { 'Cookie': 'session=s3cr3t', 'X-Tenant': 'acme' }, credentials: { bearer: { token: 't0k3n' } } });
+        // WHEN
+        const response = await client.request({ method: 'GET', path: 'start', signal: deadline() });
+        // THEN
+        expect(response.body.toString()).toBe('moved here');
+        expect(credentialHeaders(server.requests[1].headers)).toEqual(expected);
+      });
     });
 
     test('GIVEN a redirect loop WHEN requesting THEN the client gives up after 10 redirects', async () => {
