@@ -1,2 +1,3 @@
+export { BundleInitFailure } from './layer-contract';
 export * from './opa-bundle';
 export * from './opa-extension-layer';

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { Token } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { BundleInitFailure } from './layer-contract';
 import { envName, OpaBundleBinding } from './private/bundle-binding';
 
 /** Options for `OpaBundle.fromAsset`. */
@@ -14,14 +15,6 @@ export interface OpaBundleAssetOptions {
    * @default - the file name without `.tar.gz` (or `.tgz`)
    */
   readonly name?: string;
-}
-
-/** What a remote bundle that cannot be fetched during Lambda init does to the init. */
-export enum BundleInitFailure {
-  /** Fail the init (`Extension.BundleActivationFailed`): no function runs without its policy. */
-  FAIL_INIT = 'fail_init',
-  /** Start anyway, not ready: decisions under the bundle's roots are undefined until it arrives. */
-  START_NOT_READY = 'start_not_ready',
 }
 
 /** Options for bundles the extension downloads (`OpaBundle.fromBucket`, `OpaBundle.fromUrl`). */

@@ -2,10 +2,11 @@ import { Annotations, Aspects, Duration, IAspect, Stack, Token } from 'aws-cdk-l
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct, IConstruct } from 'constructs';
+import { DEFAULT_PORT, ENV, KNOWN_PLUGINS, LAMBDA_RUNTIME_API_PORT, PLUGIN } from './layer-contract';
 import { OpaBundle } from './opa-bundle';
 import { envName } from './private/bundle-binding';
 import { assembleLayer } from './private/layer-assembly';
-import { buildOpaConfig, KNOWN_PLUGINS, ReportingTarget } from './private/opa-config';
+import { buildOpaConfig, ReportingTarget } from './private/opa-config';
 
 /** Where the decision-log or status plugin reports. */
 export interface OpaReportingOptions {
@@ -143,11 +144,6 @@ export interface OpaExtensionLayerProps {
   readonly description?: string;
 }
 
-const DEFAULT_PORT = 8181;
-/** Lambda's own Runtime API listens on 127.0.0.1:9001 in the execution environment. */
-const LAMBDA_RUNTIME_API_PORT = 9001;
-/** The environment variable function code reads to find the policy API. */
-const OPA_URL_ENV = 'OPA_URL';
 
 /**
  * A Lambda layer holding Open Policy Agent as an external extension: a process beside the function
@@ -175,8 +171,8 @@ export class OpaExtensionLayer extends lambda.LayerVersion {
       if (names.has(b.name)) throw new Error(`${scope.node.path}/${id}: two bundles are named ${JSON.stringify(b.name)}; give one a name with OpaBundle.fromAsset(file, { name })`);
       names.add(b.name);
     }
-    const decisionLogs = reportingTarget(scope, id, 'decisionLogs', 'decision_logs', props.decisionLogs);
-    const status = reportingTarget(scope, id, 'status', 'status', props.status);
+    const decisionLogs = reportingTarget(scope, id, 'decisionLogs', PLUGIN.DECISION_LOGS, props.decisionLogs);
+    const status = reportingTarget(scope, id, 'status', PLUGIN.STATUS, props.status);
     const config = mergeConfig(
       buildOpaConfig({ ...props, port, bundles, decisionLogs: decisionLogs?.target, status: status?.target }),
       checkOpaConfig(scope, id, props.opaConfig ?? {}),
@@ -218,7 +214,7 @@ export class OpaExtensionLayer extends lambda.LayerVersion {
     if (this.configured.has(fn)) return;
     this.configured.add(fn);
     const existing = environmentOf(fn);
-    for (const [name, value] of Object.entries({ [OPA_URL_ENV]: this.url, ...this.functionEnvironment })) {
+    for (const [name, value] of Object.entries({ [ENV.URL]: this.url, ...this.functionEnvironment })) {
       if (!(name in existing)) fn.addEnvironment(name, value);
     }
     for (const grant of this.grants) grant(fn);

@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { readConfigFile } from './config/config-file';
 import { ExtensionEnvironment } from './config/env';
 import { parseExtensionConfig } from './config/extension-config';
+import type { Plugin, PluginStatus } from './contracts/plugin';
 import type { Bundle } from './engine/bundle';
 import { readBundle } from './engine/bundle-reader';
 import { PolicyEngine } from './engine/policy-engine';
@@ -25,11 +26,11 @@ import { DecisionLogsPlugin } from './plugins/decision-logs/decision-logs-plugin
 import { parseStatusConfig } from './plugins/status/config';
 import { StatusPlugin } from './plugins/status/status-plugin';
 import { parseSchedulerConfig } from './scheduler/config';
-import type { Plugin, PluginStatus } from './scheduler/plugin';
 import { Scheduler } from './scheduler/scheduler';
 import { PolicyServer } from './server/server';
 import { createServiceClients, ServiceClient } from './services/service-client';
 import { parseServices, ServiceConfig } from './services/service-config';
+import { LAYER_LAYOUT } from '../../src/layer-contract';
 
 /** The package version, set when the runtime is bundled (esbuild --define); absent when run from source. */
 declare const OPA_EXTENSION_VERSION: string | undefined;
@@ -156,10 +157,10 @@ function buildLoggingPlugins(o: {
 /** Every `<name>.tar.gz` embedded in the layer at synth time, in name order, read as downloads are. */
 async function readEmbeddedBundles(dir: string): Promise<Bundle[]> {
   if (!fs.existsSync(dir)) return [];
-  const names = fs.readdirSync(dir).filter((f) => f.endsWith('.tar.gz')).sort();
+  const names = fs.readdirSync(dir).filter((f) => f.endsWith(LAYER_LAYOUT.BUNDLE_SUFFIX)).sort();
   const bundles: Bundle[] = [];
   for (const file of names) {
-    const name = file.slice(0, -'.tar.gz'.length);
+    const name = file.slice(0, -LAYER_LAYOUT.BUNDLE_SUFFIX.length);
     let archive: Buffer;
     try {
       archive = fs.readFileSync(path.join(dir, file));

@@ -2,11 +2,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { OpaBundleBinding } from './bundle-binding';
+import { LAYER_LAYOUT } from '../layer-contract';
 
 /**
- * The layer template built by `bundle:runtime`: `extensions/opa` (launcher) and
- * `opa-extension/index.js` (runtime with every dependency inlined). It sits in `lib/runtime`,
- * found from both `src/` (tests) and `lib/` (the published package).
+ * The layer template built by `bundle:runtime`: the launcher and the runtime with every dependency
+ * inlined, laid out as {@link LAYER_LAYOUT} says. It sits in `lib/runtime`, found from both `src/`
+ * (tests) and `lib/` (the published package).
  */
 const RUNTIME_DIR = path.join(__dirname, '..', '..', 'lib', 'runtime');
 
@@ -22,23 +23,24 @@ export interface LayerContents {
  * `opa-extension/bundles/<name>.tar.gz`. The asset hash comes from the contents.
  */
 export function assembleLayer(contents: LayerContents): string {
-  const launcher = path.join(RUNTIME_DIR, 'extensions', 'opa');
-  const runtime = path.join(RUNTIME_DIR, 'opa-extension', 'index.js');
+  const { LAUNCHER_DIR, LAUNCHER_NAME, RUNTIME_DIR: RUNTIME, RUNTIME_FILE, CONFIG_FILE, BUNDLES_DIR, BUNDLE_SUFFIX } = LAYER_LAYOUT;
+  const launcher = path.join(RUNTIME_DIR, LAUNCHER_DIR, LAUNCHER_NAME);
+  const runtime = path.join(RUNTIME_DIR, RUNTIME, RUNTIME_FILE);
   for (const file of [launcher, runtime]) {
     if (!fs.existsSync(file)) {
       throw new Error(`The extension runtime is missing at ${file}; build it with \`npx projen bundle:runtime\``);
     }
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'opa-extension-layer-'));
-  fs.mkdirSync(path.join(dir, 'extensions'));
-  fs.mkdirSync(path.join(dir, 'opa-extension', 'bundles'), { recursive: true });
-  fs.copyFileSync(launcher, path.join(dir, 'extensions', 'opa'));
+  fs.mkdirSync(path.join(dir, LAUNCHER_DIR));
+  fs.mkdirSync(path.join(dir, RUNTIME, BUNDLES_DIR), { recursive: true });
+  fs.copyFileSync(launcher, path.join(dir, LAUNCHER_DIR, LAUNCHER_NAME));
   // Lambda starts extensions as executables; the mode must survive into the zip.
-  fs.chmodSync(path.join(dir, 'extensions', 'opa'), 0o755);
-  fs.copyFileSync(runtime, path.join(dir, 'opa-extension', 'index.js'));
-  fs.writeFileSync(path.join(dir, 'opa-extension', 'config.json'), JSON.stringify(contents.config, null, 2) + '\n');
+  fs.chmodSync(path.join(dir, LAUNCHER_DIR, LAUNCHER_NAME), 0o755);
+  fs.copyFileSync(runtime, path.join(dir, RUNTIME, RUNTIME_FILE));
+  fs.writeFileSync(path.join(dir, RUNTIME, CONFIG_FILE), JSON.stringify(contents.config, null, 2) + '\n');
   for (const bundle of contents.embedded) {
-    fs.copyFileSync(bundle.embeddedFile!, path.join(dir, 'opa-extension', 'bundles', `${bundle.name}.tar.gz`));
+    fs.copyFileSync(bundle.embeddedFile!, path.join(dir, RUNTIME, BUNDLES_DIR, `${bundle.name}${BUNDLE_SUFFIX}`));
   }
   return dir;
 }

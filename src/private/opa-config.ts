@@ -1,8 +1,6 @@
 import { OpaBundleBinding } from './bundle-binding';
+import { SCHEDULER_CONFIG_KEY } from '../layer-contract';
 import type { OpaExtensionLayerProps } from '../opa-extension-layer';
-
-/** The plugins the extension knows by name, in OPA's default start order. */
-export const KNOWN_PLUGINS = ['discovery', 'bundle', 'decision_logs', 'status'];
 
 /** Where a management plugin reports: OPA's `service` (+ `resource`) and `console`. */
 export interface ReportingTarget {
@@ -51,7 +49,7 @@ export function buildOpaConfig(input: OpaConfigInput): Record<string, unknown> {
     bundles: Object.keys(bundles).length ? bundles : undefined,
     decision_logs: reporting(input.decisionLogs),
     status: reporting(input.status),
-    plugins: { lambda_extension: lambdaExtension },
+    plugins: { [SCHEDULER_CONFIG_KEY]: lambdaExtension },
   });
 }
 

@@ -3,12 +3,13 @@
  * through a typed getter with its default, so the rest of the runtime takes plain values.
  */
 import * as path from 'node:path';
+import { ENV, LAYER_LAYOUT } from '../../../src/layer-contract';
 import { ConfigError } from '../errors';
 import type { LogLevel } from '../logger';
 
 export type Environment = Readonly<Record<string, string | undefined>>;
 
-/** Where the layer's files are: the bundled runtime sits in `opa-extension/` beside them. */
+/** The bundled runtime sits in the layer's runtime folder, beside its config and bundles. */
 const RUNTIME_DIR = __dirname;
 
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
@@ -33,23 +34,23 @@ export class ExtensionEnvironment {
 
   /** The name to register with; the launcher sets it to its own file name, as Lambda requires. */
   public extensionName(): string {
-    return this.env.OPA_EXTENSION_NAME || 'opa';
+    return this.env[ENV.EXTENSION_NAME] || LAYER_LAYOUT.LAUNCHER_NAME;
   }
 
   /** The OPA configuration file (JSON, or YAML by extension). */
   public configFile(): string {
-    return this.env.OPA_CONFIG_FILE || path.join(RUNTIME_DIR, 'config.json');
+    return this.env[ENV.CONFIG_FILE] || path.join(RUNTIME_DIR, LAYER_LAYOUT.CONFIG_FILE);
   }
 
-  /** The folder of bundles embedded in the layer at synth time, one `<name>.tar.gz` each. */
+  /** The folder of bundles embedded in the layer at synth time, one `<name>.tar.gz` each, beside the config file. */
   public embeddedBundlesDir(): string {
-    return path.join(path.dirname(this.configFile()), 'bundles');
+    return path.join(path.dirname(this.configFile()), LAYER_LAYOUT.BUNDLES_DIR);
   }
 
   public logLevel(): LogLevel {
-    const value = (this.env.OPA_LOG_LEVEL || 'info').toLowerCase();
+    const value = (this.env[ENV.LOG_LEVEL] || 'info').toLowerCase();
     if (!(LOG_LEVELS as readonly string[]).includes(value)) {
-      throw new ConfigError(`OPA_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(this.env.OPA_LOG_LEVEL)}`);
+      throw new ConfigError(`${ENV.LOG_LEVEL} must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(this.env[ENV.LOG_LEVEL])}`);
     }
     return value as LogLevel;
   }

@@ -1,3 +1,4 @@
+import { DEFAULT_DECISION, DEFAULT_PORT, LAMBDA_RUNTIME_API_PORT, SCHEDULER_CONFIG_KEY } from '../../../src/layer-contract';
 import { ConfigError } from '../errors';
 
 /**
@@ -28,15 +29,10 @@ export interface ServerLimits {
   readonly gzipMinLength?: number;
 }
 
-export const DEFAULT_PORT = 8181;
-/** OPA's default (https://www.openpolicyagent.org/docs/configuration#miscellaneous). */
-export const DEFAULT_DECISION = '/system/main';
-/** Lambda's own Runtime API listens on 127.0.0.1:9001 inside the execution environment. */
-const RESERVED_PORTS = [9001];
 
 export function parseExtensionConfig(raw: Record<string, unknown>): ExtensionConfig {
   const plugins = optionalObject(raw.plugins, 'plugins') ?? {};
-  const lambdaExtension = optionalObject(plugins.lambda_extension, 'plugins.lambda_extension');
+  const lambdaExtension = optionalObject(plugins[SCHEDULER_CONFIG_KEY], `plugins.${SCHEDULER_CONFIG_KEY}`);
   return {
     port: parsePort(lambdaExtension?.port),
     defaultDecision: parseDefaultDecision(raw.default_decision),
@@ -50,10 +46,10 @@ export function parseExtensionConfig(raw: Record<string, unknown>): ExtensionCon
 function parsePort(value: unknown): number {
   if (value === undefined) return DEFAULT_PORT;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 65535) {
-    throw new ConfigError(`plugins.lambda_extension.port must be a whole number from 1 to 65535, got ${JSON.stringify(value)}`);
+    throw new ConfigError(`plugins.${SCHEDULER_CONFIG_KEY}.port must be a whole number from 1 to 65535, got ${JSON.stringify(value)}`);
   }
-  if (RESERVED_PORTS.includes(value)) {
-    throw new ConfigError(`plugins.lambda_extension.port ${value} is reserved by the Lambda Runtime API`);
+  if (value === LAMBDA_RUNTIME_API_PORT) {
+    throw new ConfigError(`plugins.${SCHEDULER_CONFIG_KEY}.port ${value} is reserved by the Lambda Runtime API`);
   }
   return value;
 }

@@ -3,14 +3,10 @@
  * Go plugin's `Config` (github.com/godaddy/opa-lambda-extension-plugin, package `lambda`).
  * Other keys of the same object (for example `port`) belong to other parsers and are ignored here.
  */
+import { SCHEDULER_CONFIG_KEY, SCHEDULER_DEFAULTS } from '../../../src/layer-contract';
 import { ConfigError } from '../errors';
 
-const KEY = 'plugins.lambda_extension';
-
-export const DEFAULT_MINIMUM_TRIGGER_THRESHOLD_SECONDS = 30;
-export const DEFAULT_TRIGGER_TIMEOUT_SECONDS = 7;
-export const DEFAULT_PLUGIN_START_PRIORITY: readonly string[] = ['discovery', 'bundle', 'decision_logs', 'status'];
-export const DEFAULT_PLUGIN_STOP_PRIORITY: readonly string[] = ['decision_logs', 'status', 'bundle', 'discovery'];
+const KEY = `plugins.${SCHEDULER_CONFIG_KEY}`;
 
 export interface SchedulerConfig {
   /** Time that must pass since the last round started before an INVOKE triggers a new one. */
@@ -30,10 +26,10 @@ export function parseSchedulerConfig(raw: unknown): SchedulerConfig {
   }
   const obj = (raw ?? {}) as Record<string, unknown>;
   return {
-    minimumTriggerThresholdMs: seconds(obj, 'minimum_trigger_threshold', DEFAULT_MINIMUM_TRIGGER_THRESHOLD_SECONDS, 0) * 1000,
-    triggerTimeoutMs: seconds(obj, 'trigger_timeout', DEFAULT_TRIGGER_TIMEOUT_SECONDS, 1) * 1000,
-    pluginStartPriority: names(obj, 'plugin_start_priority', DEFAULT_PLUGIN_START_PRIORITY),
-    pluginStopPriority: names(obj, 'plugin_stop_priority', DEFAULT_PLUGIN_STOP_PRIORITY),
+    minimumTriggerThresholdMs: seconds(obj, 'minimum_trigger_threshold', SCHEDULER_DEFAULTS.MINIMUM_TRIGGER_THRESHOLD_SECONDS, 0) * 1000,
+    triggerTimeoutMs: seconds(obj, 'trigger_timeout', SCHEDULER_DEFAULTS.TRIGGER_TIMEOUT_SECONDS, 1) * 1000,
+    pluginStartPriority: names(obj, 'plugin_start_priority', SCHEDULER_DEFAULTS.PLUGIN_START_PRIORITY),
+    pluginStopPriority: names(obj, 'plugin_stop_priority', SCHEDULER_DEFAULTS.PLUGIN_STOP_PRIORITY),
   };
 }
 

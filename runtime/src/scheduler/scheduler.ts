@@ -9,8 +9,8 @@
 import { ExtensionError } from '../errors';
 import type { Logger } from '../logger';
 import type { SchedulerConfig } from './config';
-import type { Plugin, PluginStatus } from './plugin';
-import { PluginState } from './plugin';
+import type { Plugin, PluginStatus } from '../contracts/plugin';
+import { PluginState } from '../contracts/plugin';
 
 /**
  * Kept free before Lambda's SHUTDOWN deadline. Lambda sends SIGKILL at `deadlineMs` (the whole
@@ -20,12 +20,6 @@ import { PluginState } from './plugin';
  * on a throttled CPU. 200 ms leaves room for that and for timer lateness.
  */
 export const SHUTDOWN_SAFETY_MARGIN_MS = 200;
-
-/**
- * Plugins that buffer data and lose it if only stopped: they are triggered (flushed) before they
- * stop, as the Go plugin does ("stopping these plugins does not do this automatically").
- */
-export const FLUSH_ON_SHUTDOWN: readonly string[] = ['decision_logs', 'status'];
 
 export interface SchedulerOptions {
   readonly plugins: readonly Plugin[];
@@ -122,9 +116,10 @@ export class Scheduler {
     const round = new Round(budgetMs);
     try {
       for (const plugin of this.ordered(this.config.pluginStopPriority)) {
-        // decision_logs and status are flushed wherever they come in the order, listed or not:
-        // losing buffered decisions is worse than a plugin stopping late.
-        if (FLUSH_ON_SHUTDOWN.includes(plugin.name)) {
+        // Plugins that buffer (decision_logs, status) are flushed before they stop, as the Go plugin
+        // does ("stopping these plugins does not do this automatically"), wherever they come in
+        // the order, listed or not: losing buffered decisions is worse than a plugin stopping late.
+        if (plugin.flushOnShutdown) {
           if (round.timedOut) {
             this.logger.warn('plugin not flushed: shutdown time ran out', { plugin: plugin.name, budgetMs });
           } else {

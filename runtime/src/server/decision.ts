@@ -4,9 +4,9 @@
  * they read the input and shape the answer, so this is the one place a decision is made.
  */
 import { randomUUID } from 'node:crypto';
-import type { DecisionListener } from './decision-record';
 import { ApiError } from './errors';
 import type { ApiRequest } from './routes';
+import type { DecisionListener } from '../contracts/decision-record';
 import { EvaluationError } from '../engine/errors';
 import type { PolicyEngine } from '../engine/policy-engine';
 

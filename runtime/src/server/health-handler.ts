@@ -6,8 +6,8 @@
  */
 import { boolParam } from './query-flags';
 import { ApiResponse, Handler } from './routes';
-import type { PluginStatus } from '../scheduler/plugin';
-import { PluginState } from '../scheduler/plugin';
+import type { PluginStatus } from '../contracts/plugin';
+import { PluginState } from '../contracts/plugin';
 
 export interface HealthSources {
   /** The plugins' states. @default - no plugins (always healthy) */

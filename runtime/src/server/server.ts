@@ -5,12 +5,12 @@
 import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
 import * as zlib from 'node:zlib';
+import { DEFAULT_DECISION } from '../../../src/layer-contract';
 import { PolicyEngine } from '../engine/policy-engine';
 import { LogFields, Logger } from '../logger';
 import { batchPostHandler } from './batch-handler';
 import { dataGetHandler, dataPostHandler } from './data-handler';
 import type { DecisionContext } from './decision';
-import type { DecisionListener } from './decision-record';
 import { dataV0PostHandler, defaultDecisionHandler } from './default-decision-handler';
 import { ApiError } from './errors';
 import { healthHandler } from './health-handler';
@@ -18,7 +18,8 @@ import { boolParam } from './query-flags';
 import { readOnlyHandler } from './read-only-handler';
 import { readBody } from './request-body';
 import { ApiResponse, Route, matchRoute } from './routes';
-import type { PluginStatus } from '../scheduler/plugin';
+import type { DecisionListener } from '../contracts/decision-record';
+import type { PluginStatus } from '../contracts/plugin';
 
 /**
  * OPA's default `server.decoding.max_length` is 256 MiB; a Lambda function asks far less (an
@@ -29,8 +30,6 @@ export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
 export const DEFAULT_MAX_DECOMPRESSED_BODY_BYTES = 4 * DEFAULT_MAX_BODY_BYTES;
 /** Responses at least this long are gzipped when the client accepts it (OPA: `server.encoding.gzip.min_length`). */
 export const DEFAULT_GZIP_MIN_LENGTH = 1024;
-/** The default decision's path when the configuration names none (OPA's `default_decision`). */
-export const DEFAULT_DECISION_PATH = 'system/main';
 
 /**
  * Longer than any client's idle keep-alive (Node's agent and undici use 4-5 s, the OPA SDKs rely
@@ -53,7 +52,7 @@ export interface PolicyServerOptions {
   readonly maxDecompressedBodyBytes?: number;
   /** Responses at least this long are gzipped for a client that sends `Accept-Encoding: gzip`. @default DEFAULT_GZIP_MIN_LENGTH */
   readonly gzipMinLength?: number;
-  /** Path evaluated by `POST /`, without a leading slash. @default DEFAULT_DECISION_PATH */
+  /** Path evaluated by `POST /`, without a leading slash. @default OPA's default decision, `system/main` */
   readonly defaultDecision?: string;
   /** Reported as `provenance.version`. @default 'dev' */
   readonly version?: string;
@@ -82,7 +81,7 @@ export class PolicyServer {
     const ctx: DecisionContext = { engine: options.engine, listener: options.decisionListener, version: options.version ?? 'dev' };
     const readOnly = ['GET', 'POST'];
     this.routes = [
-      { path: '/', methods: { POST: defaultDecisionHandler(ctx, options.defaultDecision ?? DEFAULT_DECISION_PATH) } },
+      { path: '/', methods: { POST: defaultDecisionHandler(ctx, options.defaultDecision ?? DEFAULT_DECISION.replace(/^\/+/, '')) } },
       {
         path: '/v1/data/*',
         methods: {

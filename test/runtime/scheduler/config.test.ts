@@ -1,11 +1,6 @@
 import { ConfigError } from '../../../runtime/src/errors';
-import {
-  DEFAULT_MINIMUM_TRIGGER_THRESHOLD_SECONDS,
-  DEFAULT_PLUGIN_START_PRIORITY,
-  DEFAULT_PLUGIN_STOP_PRIORITY,
-  DEFAULT_TRIGGER_TIMEOUT_SECONDS,
-  parseSchedulerConfig,
-} from '../../../runtime/src/scheduler/config';
+import { parseSchedulerConfig } from '../../../runtime/src/scheduler/config';
+import { SCHEDULER_DEFAULTS } from '../../../src/layer-contract';
 
 describe('parseSchedulerConfig', () => {
   test.each([
@@ -20,9 +15,7 @@ describe('parseSchedulerConfig', () => {
       pluginStartPriority: ['discovery', 'bundle', 'decision_logs', 'status'],
       pluginStopPriority: ['decision_logs', 'status', 'bundle', 'discovery'],
     });
-    expect([DEFAULT_MINIMUM_TRIGGER_THRESHOLD_SECONDS, DEFAULT_TRIGGER_TIMEOUT_SECONDS]).toEqual([30, 7]);
-    expect(parseSchedulerConfig(raw).pluginStartPriority).toEqual(DEFAULT_PLUGIN_START_PRIORITY);
-    expect(parseSchedulerConfig(raw).pluginStopPriority).toEqual(DEFAULT_PLUGIN_STOP_PRIORITY);
+    expect([SCHEDULER_DEFAULTS.MINIMUM_TRIGGER_THRESHOLD_SECONDS, SCHEDULER_DEFAULTS.TRIGGER_TIMEOUT_SECONDS]).toEqual([30, 7]);
   });
 
   test.each([

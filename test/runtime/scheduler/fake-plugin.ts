@@ -1,5 +1,5 @@
-import type { Plugin, PluginStatus } from '../../../runtime/src/scheduler/plugin';
-import { PluginState } from '../../../runtime/src/scheduler/plugin';
+import type { Plugin, PluginStatus } from '../../../runtime/src/contracts/plugin';
+import { PluginState } from '../../../runtime/src/contracts/plugin';
 
 /** What a fake plugin does when called. */
 export type Behaviour =
@@ -39,7 +39,12 @@ export class FakePlugin implements Plugin {
   public readonly signals: AbortSignal[] = [];
   public state: PluginStatus = { state: PluginState.OK };
 
-  public constructor(public readonly name: string, private readonly log: CallLog, behaviour: Partial<Record<Action, Behaviour>> = {}) {
+  public constructor(
+    public readonly name: string,
+    private readonly log: CallLog,
+    behaviour: Partial<Record<Action, Behaviour>> = {},
+    public readonly flushOnShutdown = false,
+  ) {
     Object.assign(this.behaviour, behaviour);
   }
 
@@ -62,7 +67,7 @@ export class FakePlugin implements Plugin {
   }
 }
 
-/** Plugins with the default OPA names, sharing one call log. */
+/** Plugins with the default OPA names, sharing one call log; decision_logs and status flush at SHUTDOWN, as the real ones declare. */
 export function opaPlugins(log: CallLog, names = ['discovery', 'bundle', 'decision_logs', 'status']): FakePlugin[] {
-  return names.map((n) => new FakePlugin(n, log));
+  return names.map((n) => new FakePlugin(n, log, {}, n === 'decision_logs' || n === 'status'));
 }

@@ -1,11 +1,12 @@
 import { FakeClock } from './fake-clock';
 import { CallLog, FakePlugin, opaPlugins } from './fake-plugin';
 import { RecordingLogger } from './recording-logger';
+import { PluginState } from '../../../runtime/src/contracts/plugin';
 import { ExtensionError } from '../../../runtime/src/errors';
 import { SILENT_LOGGER } from '../../../runtime/src/logger';
-import { DEFAULT_PLUGIN_START_PRIORITY, DEFAULT_PLUGIN_STOP_PRIORITY, SchedulerConfig } from '../../../runtime/src/scheduler/config';
-import { PluginState } from '../../../runtime/src/scheduler/plugin';
+import { SchedulerConfig } from '../../../runtime/src/scheduler/config';
 import { Scheduler, SHUTDOWN_SAFETY_MARGIN_MS } from '../../../runtime/src/scheduler/scheduler';
+import { SCHEDULER_DEFAULTS } from '../../../src/layer-contract';
 import { within } from '../../support/within';
 
 const SECOND = 1000;
@@ -14,8 +15,8 @@ function config(overrides: Partial<SchedulerConfig> = {}): SchedulerConfig {
   return {
     minimumTriggerThresholdMs: 30 * SECOND,
     triggerTimeoutMs: 7 * SECOND,
-    pluginStartPriority: DEFAULT_PLUGIN_START_PRIORITY,
-    pluginStopPriority: DEFAULT_PLUGIN_STOP_PRIORITY,
+    pluginStartPriority: SCHEDULER_DEFAULTS.PLUGIN_START_PRIORITY,
+    pluginStopPriority: SCHEDULER_DEFAULTS.PLUGIN_STOP_PRIORITY,
     ...overrides,
   };
 }

@@ -2,11 +2,11 @@
  * The server's side of decision logging and of `GET /health?plugins`: every answered decision is
  * handed to the listener with the `decision_id` the response carries.
  */
+import type { DecisionRecord } from '../../../runtime/src/contracts/decision-record';
+import { PluginState, PluginStatus } from '../../../runtime/src/contracts/plugin';
 import { readBundle } from '../../../runtime/src/engine/bundle-reader';
 import { PolicyEngine } from '../../../runtime/src/engine/policy-engine';
 import { SILENT_LOGGER } from '../../../runtime/src/logger';
-import { PluginState, PluginStatus } from '../../../runtime/src/scheduler/plugin';
-import type { DecisionRecord } from '../../../runtime/src/server/decision-record';
 import { PolicyServer } from '../../../runtime/src/server/server';
 import { buildWasmBundle, readPolicy } from '../../support/opa';
 

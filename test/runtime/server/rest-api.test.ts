@@ -6,10 +6,10 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as zlib from 'node:zlib';
 import { BUNDLE_NAME, REVISION, restApiEngine } from './rest-api-fixture';
+import type { DecisionRecord } from '../../../runtime/src/contracts/decision-record';
+import { PluginState, PluginStatus } from '../../../runtime/src/contracts/plugin';
 import { PolicyEngine } from '../../../runtime/src/engine/policy-engine';
 import { SILENT_LOGGER } from '../../../runtime/src/logger';
-import { PluginState, PluginStatus } from '../../../runtime/src/scheduler/plugin';
-import type { DecisionRecord } from '../../../runtime/src/server/decision-record';
 import { PolicyServer } from '../../../runtime/src/server/server';
 import { send } from '../../support/http-client';
 

@@ -9,8 +9,8 @@ import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import * as zlib from 'node:zlib';
 import { restApiEngine } from './rest-api-fixture';
+import type { DecisionRecord } from '../../../runtime/src/contracts/decision-record';
 import { SILENT_LOGGER } from '../../../runtime/src/logger';
-import type { DecisionRecord } from '../../../runtime/src/server/decision-record';
 import { PolicyServer } from '../../../runtime/src/server/server';
 import { RawRequest, send } from '../../support/http-client';
 

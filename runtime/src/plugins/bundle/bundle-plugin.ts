@@ -1,16 +1,17 @@
 import { BundleStatus, BundleStatusReport } from './bundle-status';
-import { BundlePluginConfig, BundleSource, InitFailureMode } from './config';
+import { BundlePluginConfig, BundleSource } from './config';
 import { downloadBundle } from './downloader';
 import type { KeyConfig } from './keys';
 import { BundlePersistence } from './persistence';
 import { verifyBundleSignature } from './signature-verifier';
+import { BundleInitFailure, PLUGIN } from '../../../../src/layer-contract';
+import { Plugin, PluginState, PluginStatus } from '../../contracts/plugin';
 import type { Bundle } from '../../engine/bundle';
 import { readBundleArchive } from '../../engine/bundle-archive';
 import { parseBundle } from '../../engine/bundle-reader';
 import type { PolicyEngine } from '../../engine/policy-engine';
 import { BundleError, ExtensionError } from '../../errors';
 import { Logger, SILENT_LOGGER } from '../../logger';
-import { Plugin, PluginState, PluginStatus } from '../../scheduler/plugin';
 import type { ServiceClient } from '../../services/service-client';
 
 export interface BundlePluginOptions {
@@ -25,8 +26,6 @@ export interface BundlePluginOptions {
   readonly now?: () => Date;
 }
 
-export const BUNDLE_PLUGIN_NAME = 'bundle';
-
 /**
  * OPA's bundle plugin in manual trigger mode (https://www.openpolicyagent.org/docs/management-bundles):
  * one plugin for every configured `bundles.<name>`. Each `trigger` downloads every bundle once
@@ -35,7 +34,7 @@ export const BUNDLE_PLUGIN_NAME = 'bundle';
  * is recorded in that bundle's status; the plugin owns no timer.
  */
 export class BundlePlugin implements Plugin {
-  public readonly name = BUNDLE_PLUGIN_NAME;
+  public readonly name = PLUGIN.BUNDLE;
   private readonly statusByName = new Map<string, BundleStatus>();
   /** ETag of the active bundle of each name; a failed download never changes it (as in OPA). */
   private readonly etags = new Map<string, string>();
@@ -130,7 +129,7 @@ export class BundlePlugin implements Plugin {
    * fails closed. Bundles with `start_not_ready` only keep the plugin NOT_READY.
    */
   public assertInitActivated(): void {
-    const missing = this.options.config.bundles.filter((b) => b.onInitFailure === InitFailureMode.FAIL_INIT && !this.isActivated(b.name));
+    const missing = this.options.config.bundles.filter((b) => b.onInitFailure === BundleInitFailure.FAIL_INIT && !this.isActivated(b.name));
     if (missing.length === 0) return;
     const reasons = missing.map((b) => `${b.name} (${this.statusByName.get(b.name)!.errorMessage ?? 'not downloaded within the trigger timeout'})`);
     throw new BundleError(missing.map((b) => b.name).join(', '), `not activated during init: ${reasons.join('; ')}`);

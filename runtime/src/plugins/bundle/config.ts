@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import type { KeyConfig } from './keys';
+import { BundleInitFailure } from '../../../../src/layer-contract';
 import { ConfigError } from '../../errors';
 import type { ServiceConfig } from '../../services/service-config';
 
@@ -14,14 +15,6 @@ export interface BundlePluginConfig {
   readonly bundles: readonly BundleSource[];
   /** `<persistence_directory>/bundles`, where `persist: true` bundles are written. */
   readonly persistenceDirectory: string;
-}
-
-/** What a bundle that cannot be fetched and activated during Lambda init does to the init. */
-export enum InitFailureMode {
-  /** Init fails with `Extension.BundleActivationFailed`: no decision is served without policy. */
-  FAIL_INIT = 'fail_init',
-  /** Init goes on; the bundle plugin stays NOT_READY until a later trigger activates the bundle. */
-  START_NOT_READY = 'start_not_ready',
 }
 
 export interface BundleSigning {
@@ -47,7 +40,7 @@ export interface BundleSource {
   readonly signing?: BundleSigning;
   /** Largest file allowed in the bundle (and largest download), in bytes. */
   readonly sizeLimitBytes: number;
-  readonly onInitFailure: InitFailureMode;
+  readonly onInitFailure: BundleInitFailure;
 }
 
 /** OPA's `bundle.DefaultSizeLimitBytes`: 1 GiB, a guard against gzip bombs. */
@@ -58,7 +51,7 @@ export const DEFAULT_SIZE_LIMIT_BYTES = 1024 * 1024 * 1024;
  * `persistence_directory` at a mounted file system (EFS).
  */
 export const DEFAULT_PERSISTENCE_DIRECTORY = '/tmp/opa';
-export const DEFAULT_INIT_FAILURE_MODE = InitFailureMode.FAIL_INIT;
+export const DEFAULT_INIT_FAILURE_MODE = BundleInitFailure.FAIL_INIT;
 
 /**
  * Parses `bundles` and `persistence_directory` from the whole OPA configuration. `services` and
@@ -166,13 +159,13 @@ function parseSizeLimit(key: string, value: unknown): number {
   return value <= 0 ? DEFAULT_SIZE_LIMIT_BYTES : value;
 }
 
-function parseInitFailure(key: string, value: unknown): InitFailureMode {
+function parseInitFailure(key: string, value: unknown): BundleInitFailure {
   if (value === undefined) return DEFAULT_INIT_FAILURE_MODE;
-  const modes = Object.values(InitFailureMode) as string[];
+  const modes = Object.values(BundleInitFailure) as string[];
   if (typeof value !== 'string' || !modes.includes(value)) {
     throw new ConfigError(`${key}.on_init_failure must be one of ${modes.join(', ')}, got ${JSON.stringify(value)}`);
   }
-  return value as InitFailureMode;
+  return value as BundleInitFailure;
 }
 
 function parseBoolean(key: string, value: unknown, fallback: boolean): boolean {

@@ -4,11 +4,13 @@
  * (`v1/plugins/logs/plugin.go`). Periodic-upload keys (`min_delay_seconds`, `max_delay_seconds`,
  * `trigger`) are accepted and ignored: in Lambda the scheduler decides when uploads happen.
  */
+import { PLUGIN } from '../../../../src/layer-contract';
 import { ConfigError } from '../../errors';
 import { optionalString, parseReportingTarget } from '../../services/reporting-target';
 import type { ServiceConfig } from '../../services/service-config';
 
-const KEY = 'decision_logs';
+/** The plugin's section of the OPA configuration is named after the plugin. */
+const KEY = PLUGIN.DECISION_LOGS;
 
 /** OPA's default: 32 KiB of gzip per upload. */
 export const DEFAULT_UPLOAD_SIZE_LIMIT_BYTES = 32768;

@@ -3,7 +3,7 @@
  * https://www.openpolicyagent.org/docs/management-decision-logs#decision-log-service-api).
  * Fields are declared in OPA's order and left out when OPA leaves them out (`omitempty`).
  */
-import type { DecisionRecord } from '../../server/decision-record';
+import type { DecisionRecord } from '../../contracts/decision-record';
 
 export interface DecisionLogEvent {
   labels: Record<string, string>;

@@ -19,14 +19,13 @@ import { consoleLine, eventFromRecord, inOpaOrder, withOutcome } from './decisio
 import { ChunkEncoder } from './encoder';
 import { MaskDrop, PolicyEvaluator } from './mask-drop';
 import { DecisionLogUploader } from './uploader';
+import { PLUGIN } from '../../../../src/layer-contract';
+import type { DecisionListener, DecisionRecord } from '../../contracts/decision-record';
+import { PluginState } from '../../contracts/plugin';
+import type { Plugin, PluginStatus } from '../../contracts/plugin';
 import type { Logger } from '../../logger';
-import { PluginState } from '../../scheduler/plugin';
-import type { Plugin, PluginStatus } from '../../scheduler/plugin';
-import type { DecisionListener, DecisionRecord } from '../../server/decision-record';
 import type { ServiceClient } from '../../services/service-client';
 import { ServiceHttpError } from '../../services/service-client';
-
-export const DECISION_LOGS_PLUGIN_NAME = 'decision_logs';
 
 /** OPA's `code` for a failed upload in the status API's `decision_logs` object. */
 export const DECISION_LOG_ERROR_CODE = 'decision_log_error';
@@ -74,7 +73,9 @@ export interface DecisionLogsPluginOptions {
 }
 
 export class DecisionLogsPlugin implements Plugin, DecisionListener {
-  public readonly name = DECISION_LOGS_PLUGIN_NAME;
+  public readonly name = PLUGIN.DECISION_LOGS;
+  /** Buffered events are uploaded before the environment shuts down. */
+  public readonly flushOnShutdown = true;
 
   private readonly config: DecisionLogsConfig;
   private readonly labels: Readonly<Record<string, string>>;

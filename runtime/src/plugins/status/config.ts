@@ -3,11 +3,13 @@
  * (https://www.openpolicyagent.org/docs/configuration#status), with OPA's keys and rules
  * (`v1/plugins/status/plugin.go`). `trigger` is accepted and ignored: the scheduler triggers.
  */
+import { PLUGIN } from '../../../../src/layer-contract';
 import { ConfigError } from '../../errors';
 import { optionalString, parseReportingTarget } from '../../services/reporting-target';
 import type { ServiceConfig } from '../../services/service-config';
 
-const KEY = 'status';
+/** The plugin's section of the OPA configuration is named after the plugin. */
+const KEY = PLUGIN.STATUS;
 
 export interface StatusConfig {
   /** Print every report to stdout as one JSON line. */

@@ -3,7 +3,7 @@
  * https://www.openpolicyagent.org/docs/management-status#status-service-api), in OPA's field
  * order, with empty parts left out as OPA leaves them out (`omitempty`).
  */
-import type { PluginStatus } from '../../scheduler/plugin';
+import type { PluginStatus } from '../../contracts/plugin';
 import { logTime } from '../decision-logs/decision-log-event';
 
 export interface StatusPayload {

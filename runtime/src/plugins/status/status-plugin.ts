@@ -9,13 +9,12 @@
 import type { StatusConfig } from './config';
 import type { StatusPayload, StatusSources } from './status-payload';
 import { buildStatusPayload, changeKey, statusConsoleLine } from './status-payload';
+import { PLUGIN } from '../../../../src/layer-contract';
+import type { Plugin, PluginStatus } from '../../contracts/plugin';
+import { PluginState } from '../../contracts/plugin';
 import type { Logger } from '../../logger';
-import type { Plugin, PluginStatus } from '../../scheduler/plugin';
-import { PluginState } from '../../scheduler/plugin';
 import type { ServiceClient } from '../../services/service-client';
 import { ServiceHttpError } from '../../services/service-client';
-
-export const STATUS_PLUGIN_NAME = 'status';
 
 export interface StatusPluginOptions extends StatusSources {
   readonly config: StatusConfig;
@@ -29,7 +28,9 @@ export interface StatusPluginOptions extends StatusSources {
 }
 
 export class StatusPlugin implements Plugin {
-  public readonly name = STATUS_PLUGIN_NAME;
+  public readonly name = PLUGIN.STATUS;
+  /** The last status (stopping bundles, final counters) is sent before the environment shuts down. */
+  public readonly flushOnShutdown = true;
 
   /** Reports handed to the service (or to the console alone) so far. */
   public reports = 0;

@@ -2,11 +2,11 @@ import { ConfigError } from '../../../../runtime/src/errors';
 import {
   DEFAULT_PERSISTENCE_DIRECTORY,
   DEFAULT_SIZE_LIMIT_BYTES,
-  InitFailureMode,
   parseBundlePluginConfig,
 } from '../../../../runtime/src/plugins/bundle/config';
 import { parseKeys } from '../../../../runtime/src/plugins/bundle/keys';
 import { parseServices } from '../../../../runtime/src/services/service-config';
+import { BundleInitFailure } from '../../../../src/layer-contract';
 
 function parse(raw: Record<string, unknown>) {
   const services = parseServices(raw.services ?? { acme: { url: 'https://bundles.example.com' }, s3: { url: 'https://b.s3.amazonaws.com' } });
@@ -30,7 +30,7 @@ describe('parseBundlePluginConfig', () => {
         persist: false,
         signing: undefined,
         sizeLimitBytes: DEFAULT_SIZE_LIMIT_BYTES,
-        onInitFailure: InitFailureMode.FAIL_INIT,
+        onInitFailure: BundleInitFailure.FAIL_INIT,
       }],
     });
   });
@@ -63,7 +63,7 @@ describe('parseBundlePluginConfig', () => {
       persist: true,
       sizeLimitBytes: 1000,
       signing: { keyId: 'k1', scope: 'write', excludeFiles: ['*.md'], required: true },
-      onInitFailure: InitFailureMode.START_NOT_READY,
+      onInitFailure: BundleInitFailure.START_NOT_READY,
     });
     // As in OPA: keys alone make signed bundles verified (unsigned ones still pass); 0 means the default limit.
     expect(config.bundles[1]).toMatchObject({ name: 'other', signing: { excludeFiles: [], required: false }, sizeLimitBytes: DEFAULT_SIZE_LIMIT_BYTES });

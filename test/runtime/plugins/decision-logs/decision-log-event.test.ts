@@ -1,7 +1,7 @@
+import type { DecisionRecord } from '../../../../runtime/src/contracts/decision-record';
 import {
   consoleLine, eventFromRecord, formatTimestamp, inOpaOrder, withOutcome,
 } from '../../../../runtime/src/plugins/decision-logs/decision-log-event';
-import type { DecisionRecord } from '../../../../runtime/src/server/decision-record';
 
 const LABELS = { app: 'orders', id: '1780d507-aea2-45cc-ae50-fa153c8e4a5a', version: '0.1.0' };
 

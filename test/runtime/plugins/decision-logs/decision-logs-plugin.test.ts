@@ -1,10 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { RecordingServer } from './recording-server';
+import type { DecisionRecord } from '../../../../runtime/src/contracts/decision-record';
+import { PluginState } from '../../../../runtime/src/contracts/plugin';
 import { Logger } from '../../../../runtime/src/logger';
 import { parseDecisionLogsConfig } from '../../../../runtime/src/plugins/decision-logs/config';
 import { DecisionLogsPlugin, METRIC } from '../../../../runtime/src/plugins/decision-logs/decision-logs-plugin';
-import { PluginState } from '../../../../runtime/src/scheduler/plugin';
-import type { DecisionRecord } from '../../../../runtime/src/server/decision-record';
 import { parseServices } from '../../../../runtime/src/services/service-config';
 import { within } from '../../../support/within';
 

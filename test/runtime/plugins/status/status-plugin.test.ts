@@ -1,8 +1,8 @@
+import { PluginState, PluginStatus } from '../../../../runtime/src/contracts/plugin';
 import { SILENT_LOGGER } from '../../../../runtime/src/logger';
 import { parseStatusConfig } from '../../../../runtime/src/plugins/status/config';
 import { buildStatusPayload, StatusSources } from '../../../../runtime/src/plugins/status/status-payload';
 import { StatusPlugin } from '../../../../runtime/src/plugins/status/status-plugin';
-import { PluginState, PluginStatus } from '../../../../runtime/src/scheduler/plugin';
 import { parseServices } from '../../../../runtime/src/services/service-config';
 import { within } from '../../../support/within';
 import { RecordingServer } from '../decision-logs/recording-server';

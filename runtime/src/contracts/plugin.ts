@@ -13,6 +13,8 @@
  *   shared time limit, and moves on without waiting for a plugin that ignores the signal.
  * - `stop` releases what the plugin holds; it must also honour its signal.
  * - `status` says whether the plugin is working, with a message when it is not OK.
+ * - `flushOnShutdown`: set it when the plugin buffers what would be lost if it were only stopped
+ *   (decision logs, status); the scheduler then triggers it once more at SHUTDOWN, before `stop`.
  * A plugin reports failures by throwing (or rejecting) and by its status; the scheduler logs them
  * and never lets one plugin stop the loop.
  */
@@ -32,6 +34,8 @@ export interface PluginStatus {
 export interface Plugin {
   /** The plugin's name as used in OPA's config and in `plugin_start_priority` (e.g. `bundle`). */
   readonly name: string;
+  /** Triggered (flushed) at SHUTDOWN before it is stopped. @default false */
+  readonly flushOnShutdown?: boolean;
   start(signal: AbortSignal): Promise<void>;
   stop(signal: AbortSignal): Promise<void>;
   trigger(signal: AbortSignal): Promise<void>;

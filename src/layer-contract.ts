@@ -1,0 +1,78 @@
+/**
+ * The contract between the construct (`src/`) and the extension it ships (`runtime/`): the layer's
+ * layout, the port, the environment variables, the plugin names and their default order, the
+ * init-failure modes and the default decision. Each fact is written here once and both sides
+ * import it, so the construct never writes a layer the extension reads differently.
+ *
+ * This module imports nothing, so it stays CDK-free: esbuild inlines it into the runtime and jsii
+ * compiles it with the construct. Only {@link BundleInitFailure} is part of the public API
+ * (`src/index.ts` re-exports it); the rest is internal to the package.
+ */
+
+/** What a remote bundle that cannot be fetched during Lambda init does to the init. */
+export enum BundleInitFailure {
+  /** Fail the init (`Extension.BundleActivationFailed`): no function runs without its policy. */
+  FAIL_INIT = 'fail_init',
+  /** Start anyway, not ready: decisions under the bundle's roots are undefined until it arrives. */
+  START_NOT_READY = 'start_not_ready',
+}
+
+/**
+ * The layer as Lambda unpacks it at `/opt`. Every part finds the others relative to its own
+ * location, never through a hard-coded `/opt`, so tests and the emulator run a layer from anywhere.
+ * (`runtime/launcher/opa`, a shell script, repeats the runtime's path: it cannot import this.)
+ */
+export const LAYER_LAYOUT = {
+  /** The launcher Lambda starts. Its file name is the extension's name, which `Lambda-Extension-Name` must equal. */
+  LAUNCHER_DIR: 'extensions',
+  LAUNCHER_NAME: 'opa',
+  /** The runtime's folder; it holds the bundled runtime, its config and the embedded bundles. */
+  RUNTIME_DIR: 'opa-extension',
+  RUNTIME_FILE: 'index.js',
+  CONFIG_FILE: 'config.json',
+  /** Bundles embedded at synth, `<name>.tar.gz`, in a folder beside the config file. */
+  BUNDLES_DIR: 'bundles',
+  BUNDLE_SUFFIX: '.tar.gz',
+} as const;
+
+/** Environment variables: the one the construct gives every function, and those the runtime reads. */
+export const ENV = {
+  /** Set on every function with the layer: `http://127.0.0.1:<port>`. */
+  URL: 'OPA_URL',
+  /** The OPA configuration file (JSON, or YAML by extension); defaults to the layer's config file. */
+  CONFIG_FILE: 'OPA_CONFIG_FILE',
+  /** `debug`, `info` (default), `warn` or `error`. */
+  LOG_LEVEL: 'OPA_LOG_LEVEL',
+  /** Set by the launcher to its own file name: the name the extension registers with. */
+  EXTENSION_NAME: 'OPA_EXTENSION_NAME',
+} as const;
+
+/** Port of OPA's REST API on 127.0.0.1, as OPA's own default. */
+export const DEFAULT_PORT = 8181;
+/** Lambda's Runtime API listens on 127.0.0.1:9001 inside the execution environment: no other server may. */
+export const LAMBDA_RUNTIME_API_PORT = 9001;
+
+/** OPA's `default_decision` (https://www.openpolicyagent.org/docs/configuration#miscellaneous). */
+export const DEFAULT_DECISION = '/system/main';
+
+/** The names of OPA's management plugins, as they appear in the scheduler's priorities and in status. */
+export const PLUGIN = {
+  DISCOVERY: 'discovery',
+  BUNDLE: 'bundle',
+  DECISION_LOGS: 'decision_logs',
+  STATUS: 'status',
+} as const;
+
+/** Every plugin name the extension knows, in OPA's start order. */
+export const KNOWN_PLUGINS: readonly string[] = [PLUGIN.DISCOVERY, PLUGIN.BUNDLE, PLUGIN.DECISION_LOGS, PLUGIN.STATUS];
+
+/** The scheduler's section of the OPA configuration: `plugins.<SCHEDULER_CONFIG_KEY>`. */
+export const SCHEDULER_CONFIG_KEY = 'lambda_extension';
+
+/** The scheduler's defaults, those of the Go plugin it replaces. */
+export const SCHEDULER_DEFAULTS = {
+  MINIMUM_TRIGGER_THRESHOLD_SECONDS: 30,
+  TRIGGER_TIMEOUT_SECONDS: 7,
+  PLUGIN_START_PRIORITY: KNOWN_PLUGINS,
+  PLUGIN_STOP_PRIORITY: [PLUGIN.DECISION_LOGS, PLUGIN.STATUS, PLUGIN.BUNDLE, PLUGIN.DISCOVERY] as readonly string[],
+} as const;
