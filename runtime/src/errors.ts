@@ -41,6 +41,15 @@ export class BundleError extends ExtensionError {
 /** Wraps anything that is not already an ExtensionError, so callers see one family of errors. */
 export function asExtensionError(err: unknown, reason: ExtensionErrorReason = 'UnexpectedError'): ExtensionError {
   if (err instanceof ExtensionError) return err;
-  const message = err instanceof Error ? err.message : String(err);
-  return new ExtensionError(reason, message, { cause: err });
+  return new ExtensionError(reason, errorMessage(err), { cause: err });
+}
+
+/** The message of anything thrown: an Error's message, or the value as text (opa-wasm throws strings). */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Anything thrown, as an Error (for loggers and causes). */
+export function toError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
 }

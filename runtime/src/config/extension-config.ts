@@ -1,3 +1,4 @@
+import { optionalObject } from './config-values';
 import { DEFAULT_DECISION, DEFAULT_PORT, LAMBDA_RUNTIME_API_PORT, SCHEDULER_CONFIG_KEY } from '../../../src/layer-contract';
 import { ConfigError } from '../errors';
 
@@ -89,12 +90,4 @@ function parseLabels(value: unknown): Record<string, string> {
     if (typeof v !== 'string') throw new ConfigError(`labels.${k} must be a string, got ${JSON.stringify(v)}`);
   }
   return labels as Record<string, string>;
-}
-
-function optionalObject(value: unknown, key: string): Record<string, unknown> | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'object' || Array.isArray(value)) {
-    throw new ConfigError(`${key} must be an object, got ${JSON.stringify(value)}`);
-  }
-  return value as Record<string, unknown>;
 }

@@ -5,12 +5,13 @@ import type { KeyConfig } from './keys';
 import { BundlePersistence } from './persistence';
 import { verifyBundleSignature } from './signature-verifier';
 import { BundleInitFailure, PLUGIN } from '../../../../src/layer-contract';
+import { raceAbort } from '../../abort';
 import { Plugin, PluginState, PluginStatus } from '../../contracts/plugin';
 import type { Bundle } from '../../engine/bundle';
 import { readBundleArchive } from '../../engine/bundle-archive';
 import { parseBundle } from '../../engine/bundle-reader';
 import type { PolicyEngine } from '../../engine/policy-engine';
-import { BundleError, ExtensionError } from '../../errors';
+import { BundleError, errorMessage, ExtensionError, toError } from '../../errors';
 import { Logger, SILENT_LOGGER } from '../../logger';
 import type { ServiceClient } from '../../services/service-client';
 
@@ -77,7 +78,7 @@ export class BundlePlugin implements Plugin {
         this.logger.info('bundle activated', { name: source.name, revision: bundle.manifest.revision, source: 'persisted' });
       } catch (err) {
         status.setError(err);
-        this.logger.error('persisted bundle not activated', { name: source.name, error: asError(err) });
+        this.logger.error('persisted bundle not activated', { name: source.name, error: toError(err) });
       }
     }
     this.checkReadiness();
@@ -141,7 +142,7 @@ export class BundlePlugin implements Plugin {
     const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
     if (failures.length === 1) throw failures[0];
     if (failures.length > 1) {
-      throw new ExtensionError('BundleActivationFailed', failures.map((f) => (f instanceof Error ? f.message : String(f))).join('; '));
+      throw new ExtensionError('BundleActivationFailed', failures.map(errorMessage).join('; '));
     }
   }
 
@@ -173,10 +174,10 @@ export class BundlePlugin implements Plugin {
       if (source.persist) await this.persist(source, result.archive, status);
     } catch (err) {
       const error = signal.aborted && err === signal.reason
-        ? new BundleError(source.name, `download cancelled: ${describe(signal.reason)}`, { cause: err })
+        ? new BundleError(source.name, `download cancelled: ${errorMessage(signal.reason)}`, { cause: err })
         : err;
       status.setError(error);
-      this.logger.error('bundle not activated', { name: source.name, error: asError(error) });
+      this.logger.error('bundle not activated', { name: source.name, error: toError(error) });
       throw error;
     }
   }
@@ -212,22 +213,4 @@ export class BundlePlugin implements Plugin {
   private checkReadiness(): void {
     if (!this.ready && this.allActivated()) this.ready = true;
   }
-}
-
-/** Resolves or rejects with `promise`, or rejects with the signal's reason once it aborts. */
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
-}
-
-function describe(reason: unknown): string {
-  return reason instanceof Error ? reason.message : String(reason);
-}
-
-function asError(err: unknown): Error {
-  return err instanceof Error ? err : new Error(String(err));
 }
