@@ -44,12 +44,16 @@ export function asExtensionError(err: unknown, reason: ExtensionErrorReason = 'U
   return new ExtensionError(reason, errorMessage(err), { cause: err });
 }
 
-/** The message of anything thrown: an Error's message, or the value as text (opa-wasm throws strings). */
+/**
+ * The message of anything thrown: an Error's message (also of an Error from another realm, such as
+ * a vm context, which fails `instanceof Error`), or the value as text (opa-wasm throws strings).
+ */
 export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  const message = (err as { message?: unknown } | null | undefined)?.message;
+  return typeof message === 'string' ? message : String(err);
 }
 
 /** Anything thrown, as an Error (for loggers and causes). */
 export function toError(err: unknown): Error {
-  return err instanceof Error ? err : new Error(String(err));
+  return err instanceof Error ? err : new Error(errorMessage(err), { cause: err });
 }

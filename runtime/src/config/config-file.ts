@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { ConfigError } from '../errors';
+import { ConfigError, errorMessage } from '../errors';
 
 /**
  * Reads OPA's configuration file: JSON (what the construct writes) or YAML (`.yaml`/`.yml`, what
@@ -17,14 +17,15 @@ export function readConfigFile(file: string, lookup: (name: string) => string | 
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError(`cannot read the configuration file ${file}: ${(err as Error).message}`, { cause: err });
+    throw new ConfigError(`cannot read the configuration file ${file}: ${errorMessage(err)}`, { cause: err });
   }
   const ext = path.extname(file).toLowerCase();
+  const yaml = ext === '.yaml' || ext === '.yml';
   let parsed: unknown;
   try {
-    parsed = ext === '.yaml' || ext === '.yml' ? parseYaml(text) : JSON.parse(text);
+    parsed = yaml ? parseYaml(text) : JSON.parse(text);
   } catch (err) {
-    throw new ConfigError(`the configuration file ${file} is not valid ${ext === '.json' ? 'JSON' : 'YAML'}: ${(err as Error).message}`, { cause: err });
+    throw new ConfigError(`the configuration file ${file} is not valid ${yaml ? 'YAML' : 'JSON'}: ${errorMessage(err)}`, { cause: err });
   }
   if (parsed === null || parsed === undefined) return {};
   if (typeof parsed !== 'object' || Array.isArray(parsed)) {
