@@ -8,7 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import { Bundle, BundleManifest, WasmResolver } from './bundle';
 import { ArchiveLimits, BundleFile, readBundleArchive } from './bundle-archive';
 import { rootsContain, rootsOverlap, splitPath } from './bundle-roots';
-import { isPlainObject, mergeInto, setOwn } from './documents';
+import { DocumentBuilder, isPlainObject, setOwn } from './documents';
 import { BundleError } from '../errors';
 import { Pacer } from '../pacer';
 
@@ -102,7 +102,7 @@ function parseResolvers(name: string, raw: unknown, roots: readonly string[]): W
 
 /** Mounts each data file at its directory's path and merges them, refusing conflicts as OPA does. */
 async function readData(name: string, files: ReadonlyMap<string, Buffer>, signal?: AbortSignal): Promise<Record<string, unknown>> {
-  const data: Record<string, unknown> = {};
+  const data = new DocumentBuilder();
   const pacer = new Pacer();
   // Shallowest first, then by name: a conflict is reported against the deeper file, the same way
   // whatever the order of the archive.
@@ -127,12 +127,12 @@ async function readData(name: string, files: ReadonlyMap<string, Buffer>, signal
     let tree: unknown = value;
     for (let i = dir.length - 1; i >= 0; i--) tree = setOwn({}, dir[i], tree);
     try {
-      mergeInto(data, tree as Record<string, unknown>);
+      data.add(tree as Record<string, unknown>);
     } catch (err) {
       throw new BundleError(name, `data file ${path} conflicts with other data in the bundle: ${(err as Error).message}`, { cause: err });
     }
   }
-  return data;
+  return data.document;
 }
 
 function parseDataFile(name: string, path: string, base: string, content: Buffer): unknown {

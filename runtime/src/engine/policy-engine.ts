@@ -13,7 +13,7 @@ import opaWasm, { type LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import { BundleError } from '../errors';
 import { Bundle } from './bundle';
 import { rootsContain, rootsOverlap, splitPath } from './bundle-roots';
-import { mergeDocuments } from './documents';
+import { DocumentBuilder } from './documents';
 import { EntrypointIndex, subDocument } from './entrypoint-index';
 import { EvaluationError } from './errors';
 
@@ -146,15 +146,15 @@ function checkRootsDisjoint(a: Bundle, b: Bundle): void {
  */
 function buildState(bundles: ReadonlyMap<string, ActiveBundle>, changed: string): EngineState {
   const names = [...bundles.keys()].sort();
-  let data: Record<string, unknown> = {};
+  const data = new DocumentBuilder();
   for (const name of names) {
     try {
-      data = mergeDocuments(data, bundles.get(name)!.bundle.data);
+      data.add(bundles.get(name)!.bundle.data);
     } catch (err) {
       throw new BundleError(changed, `data conflicts with bundle ${name}: ${(err as Error).message}`, { cause: err });
     }
   }
-  const dataJson = encoder.encode(JSON.stringify(data));
+  const dataJson = encoder.encode(JSON.stringify(data.document));
 
   const index = new EntrypointIndex<Entrypoint>();
   const entrypoints: string[] = [];
