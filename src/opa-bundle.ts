@@ -4,7 +4,8 @@ import { Token } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { BundleInitFailure } from './layer-contract';
-import { envName, OpaBundleBinding } from './private/bundle-binding';
+import { OpaBundleBinding } from './private/bundle-binding';
+import { bearerCredentials, checkHttpUrl, envName, serviceFromEnvironment } from './private/config-binding';
 
 /** Options for `OpaBundle.fromAsset`. */
 export interface OpaBundleAssetOptions {
@@ -109,12 +110,17 @@ function nameFromPath(scope: Construct, factory: string, p: string, option?: str
   return checkName(scope, factory, p.split('/').filter(Boolean).pop()!.replace(/(\.tar\.gz|\.tgz)$/, ''));
 }
 
-function remoteBundle(service: string, resource: string, options: OpaRemoteBundleOptions): Record<string, unknown> {
+/** The bundle plugin's config (`bundles.<name>`) for a bundle the extension downloads from `service`. */
+function remoteBundle(name: string, service: string, resource: string, options: OpaRemoteBundleOptions): Record<string, unknown> {
   return {
-    service,
-    resource,
-    ...(options.persist ? { persist: true } : {}),
-    ...(options.onInitFailure ? { on_init_failure: options.onInitFailure } : {}),
+    bundles: {
+      [name]: {
+        service,
+        resource,
+        ...(options.persist ? { persist: true } : {}),
+        ...(options.onInitFailure ? { on_init_failure: options.onInitFailure } : {}),
+      },
+    },
   };
 }
 
@@ -126,12 +132,11 @@ class BucketBundle extends OpaBundle {
   public _bind(scope: Construct): OpaBundleBinding {
     const name = nameFromPath(scope, 'fromBucket', this.key, this.options.name);
     const service = `s3_${name}`;
-    const urlVar = envName(name, 'BUCKET_URL');
+    const url = `https://${this.bucket.bucketRegionalDomainName}`;
     return {
       name,
-      services: { [service]: { url: `\${${urlVar}}`, credentials: { s3_signing: { environment_credentials: {} } } } },
-      bundle: remoteBundle(service, this.key, this.options),
-      environment: { [urlVar]: `https://${this.bucket.bucketRegionalDomainName}` },
+      ...serviceFromEnvironment(service, envName(name, 'BUCKET_URL'), url, { s3_signing: { environment_credentials: {} } }),
+      pluginConfig: remoteBundle(name, service, this.key, this.options),
       grant: (grantee) => this.bucket.grantRead(grantee, this.key),
     };
   }
@@ -144,17 +149,12 @@ class UrlBundle extends OpaBundle {
 
   public _bind(scope: Construct): OpaBundleBinding {
     const name = nameFromPath(scope, 'fromUrl', this.resource, this.options.name);
-    if (!Token.isUnresolved(this.url) && !/^https?:\/\//.test(this.url)) {
-      throw new Error(`${scope.node.path}: OpaBundle.fromUrl: url must start with http:// or https://, got ${JSON.stringify(this.url)}`);
-    }
+    checkHttpUrl(`${scope.node.path}: OpaBundle.fromUrl`, 'url', this.url);
     const service = `bundles_${name}`;
-    const urlVar = envName(name, 'BUNDLE_URL');
-    const token = this.options.bearerToken;
     return {
       name,
-      services: { [service]: { url: `\${${urlVar}}`, ...(token ? { credentials: { bearer: { token } } } : {}) } },
-      bundle: remoteBundle(service, this.resource, this.options),
-      environment: { [urlVar]: this.url },
+      ...serviceFromEnvironment(service, envName(name, 'BUNDLE_URL'), this.url, bearerCredentials(this.options.bearerToken)),
+      pluginConfig: remoteBundle(name, service, this.resource, this.options),
     };
   }
 }

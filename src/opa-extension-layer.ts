@@ -1,12 +1,15 @@
-import { Annotations, Aspects, Duration, IAspect, Stack, Token } from 'aws-cdk-lib';
+import { Aspects, Duration, IAspect, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct, IConstruct } from 'constructs';
-import { DEFAULT_PORT, ENV, KNOWN_PLUGINS, LAMBDA_RUNTIME_API_PORT, PLUGIN } from './layer-contract';
+import { DEFAULT_PORT, ENV } from './layer-contract';
 import { OpaBundle } from './opa-bundle';
-import { envName } from './private/bundle-binding';
+import { bindBundles } from './private/bundle-binding';
+import { ConfigBinding } from './private/config-binding';
 import { assembleLayer } from './private/layer-assembly';
-import { buildOpaConfig, ReportingTarget } from './private/opa-config';
+import { buildOpaConfig } from './private/opa-config';
+import { validateProps, warnUnknownPlugins } from './private/props-validation';
+import { bindReporting } from './private/reporting-binding';
 
 /** Where the decision-log or status plugin reports. */
 export interface OpaReportingOptions {
@@ -157,26 +160,20 @@ export class OpaExtensionLayer extends lambda.LayerVersion {
   /** The URL function code uses to ask for decisions, e.g. `http://127.0.0.1:8181`. */
   public readonly url: string;
 
+  /** The functions this layer has configured: our own record, so each is configured once. */
   private readonly configured = new Set<lambda.Function>();
-  /** What every function with the layer gets: variables the config refers to as `${NAME}`. */
+  /** What every function with the layer gets: `OPA_URL` and the variables the config refers to as `${NAME}`. */
   private readonly functionEnvironment: Record<string, string>;
-  private readonly grants: Array<(grantee: iam.IGrantable) => void>;
+  /** What every function's role is granted, for the extension to fetch bundles. */
+  private readonly functionGrants: Array<(grantee: iam.IGrantable) => void>;
 
   public constructor(scope: Construct, id: string, props: OpaExtensionLayerProps = {}) {
+    const where = `${scope.node.path}/${id}`;
     const port = props.port ?? DEFAULT_PORT;
-    validateProps(scope, id, props, port);
-    const bundles = [...(props.bundle ? [props.bundle] : []), ...(props.bundles ?? [])].map((b) => b._bind(scope));
-    const names = new Set<string>();
-    for (const b of bundles) {
-      if (names.has(b.name)) throw new Error(`${scope.node.path}/${id}: two bundles are named ${JSON.stringify(b.name)}; give one a name with OpaBundle.fromAsset(file, { name })`);
-      names.add(b.name);
-    }
-    const decisionLogs = reportingTarget(scope, id, 'decisionLogs', PLUGIN.DECISION_LOGS, props.decisionLogs);
-    const status = reportingTarget(scope, id, 'status', PLUGIN.STATUS, props.status);
-    const config = mergeConfig(
-      buildOpaConfig({ ...props, port, bundles, decisionLogs: decisionLogs?.target, status: status?.target }),
-      checkOpaConfig(scope, id, props.opaConfig ?? {}),
-    );
+    validateProps(where, props, port);
+    const bundles = bindBundles(scope, where, props);
+    const bindings: ConfigBinding[] = [...bundles, ...bindReporting(where, props)];
+    const config = buildOpaConfig({ ...props, where, port, bindings });
     super(scope, id, {
       code: lambda.Code.fromAsset(assembleLayer({ config, embedded: bundles.filter((b) => b.embeddedFile) })),
       compatibleRuntimes: [lambda.Runtime.NODEJS_20_X, lambda.Runtime.NODEJS_22_X],
@@ -185,13 +182,9 @@ export class OpaExtensionLayer extends lambda.LayerVersion {
       layerVersionName: props.layerVersionName,
     });
     this.url = `http://127.0.0.1:${port}`;
-    this.functionEnvironment = Object.assign({}, ...bundles.map((b) => b.environment ?? {}), decisionLogs?.environment, status?.environment);
-    this.grants = bundles.flatMap((b) => (b.grant ? [b.grant] : []));
-    for (const name of [...(props.pluginStartPriority ?? []), ...(props.pluginStopPriority ?? [])]) {
-      if (!KNOWN_PLUGINS.includes(name)) {
-        Annotations.of(this).addWarningV2('opa-lambda-extension:unknownPlugin', `plugin "${name}" is not one of ${KNOWN_PLUGINS.join(', ')}; the extension skips it`);
-      }
-    }
+    this.functionEnvironment = Object.assign({ [ENV.URL]: this.url }, ...bindings.map((b) => b.environment));
+    this.functionGrants = bindings.flatMap((b) => (b.grant ? [b.grant] : []));
+    warnUnknownPlugins(this, props);
     // `fn.addLayers(layer)` does not tell the layer; an aspect finds the functions that use it.
     Aspects.of(Stack.of(this)).add(new ConfigureFunctionsAspect(this));
   }
@@ -213,11 +206,21 @@ export class OpaExtensionLayer extends lambda.LayerVersion {
   private configureFunction(fn: lambda.Function): void {
     if (this.configured.has(fn)) return;
     this.configured.add(fn);
+    this.configureEnvironment(fn);
+    this.configureGrants(fn);
+  }
+
+  /** Adds the variables the function does not set itself: a value the user set is never overridden. */
+  private configureEnvironment(fn: lambda.Function): void {
     const existing = environmentOf(fn);
-    for (const [name, value] of Object.entries({ [ENV.URL]: this.url, ...this.functionEnvironment })) {
+    for (const [name, value] of Object.entries(this.functionEnvironment)) {
       if (!(name in existing)) fn.addEnvironment(name, value);
     }
-    for (const grant of this.grants) grant(fn);
+  }
+
+  private configureGrants(fn: lambda.Function): void {
+    if (this.functionGrants.length === 0) return;
+    for (const grant of this.functionGrants) grant(fn);
   }
 
   /** Whether the function's rendered layers include this one (public API only, no private fields). */
@@ -231,6 +234,7 @@ export class OpaExtensionLayer extends lambda.LayerVersion {
   }
 }
 
+/** The function's environment as it will be rendered, read through the public `CfnFunction`. */
 function environmentOf(fn: lambda.Function): Record<string, unknown> {
   const cfn = fn.node.defaultChild as lambda.CfnFunction;
   const env = Stack.of(fn).resolve(cfn.environment) as { variables?: Record<string, unknown>; Variables?: Record<string, unknown> } | undefined;
@@ -242,71 +246,5 @@ class ConfigureFunctionsAspect implements IAspect {
 
   public visit(node: IConstruct): void {
     if (node instanceof lambda.Function) this.layer._configureIfUsedBy(node);
-  }
-}
-
-/** The config file is written at synth time: a CloudFormation value in it would stay a token string. */
-function checkOpaConfig(scope: Construct, id: string, config: { [key: string]: any }): { [key: string]: any } {
-  const visit = (value: unknown, at: string): void => {
-    if (typeof value === 'string' && Token.isUnresolved(value)) {
-      throw new Error(`${scope.node.path}/${id}: opaConfig${at} is a deploy-time value, which the layer's config file cannot hold; `
-        + 'write "${NAME}" there and set NAME in the function\'s environment');
-    }
-    if (value && typeof value === 'object') {
-      for (const [k, v] of Object.entries(value)) visit(v, Array.isArray(value) ? `${at}[${k}]` : `${at}.${k}`);
-    }
-  };
-  visit(config, '');
-  return config;
-}
-
-/** Objects merge key by key; anything else in `extra` replaces what `base` has. */
-function mergeConfig(base: Record<string, unknown>, extra: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...base };
-  for (const [k, v] of Object.entries(extra)) {
-    const b = out[k];
-    out[k] = isObject(b) && isObject(v) ? mergeConfig(b, v) : v;
-  }
-  return out;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** The OPA config of a reporting plugin, and the variable that carries its URL to the function. */
-function reportingTarget(scope: Construct, id: string, prop: string, service: string, options?: OpaReportingOptions):
-{ target: ReportingTarget; environment: Record<string, string> } | undefined {
-  if (!options) return undefined;
-  if (!options.console && options.url === undefined) {
-    throw new Error(`${scope.node.path}/${id}: ${prop} needs console: true or a url, got neither`);
-  }
-  if (options.url === undefined) return { target: { console: true }, environment: {} };
-  if (!Token.isUnresolved(options.url) && !/^https?:\/\//.test(options.url)) {
-    throw new Error(`${scope.node.path}/${id}: ${prop}.url must start with http:// or https://, got ${JSON.stringify(options.url)}`);
-  }
-  const urlVar = envName(service, 'URL');
-  const serviceConfig = {
-    url: `\${${urlVar}}`,
-    ...(options.bearerToken ? { credentials: { bearer: { token: options.bearerToken } } } : {}),
-  };
-  return { target: { console: options.console, service, serviceConfig }, environment: { [urlVar]: options.url } };
-}
-
-function validateProps(scope: Construct, id: string, props: OpaExtensionLayerProps, port: number): void {
-  const where = `${scope.node.path}/${id}`;
-  if (!Token.isUnresolved(port) && (!Number.isInteger(port) || port < 1 || port > 65535 || port === LAMBDA_RUNTIME_API_PORT)) {
-    throw new Error(`${where}: port must be a whole number from 1 to 65535 other than ${LAMBDA_RUNTIME_API_PORT} (Lambda's Runtime API), got ${port}`);
-  }
-  const threshold = props.minimumTriggerThreshold;
-  if (threshold && !threshold.isUnresolved() && !Number.isInteger(threshold.toMilliseconds() / 1000)) {
-    throw new Error(`${where}: minimumTriggerThreshold must be a whole number of seconds, got ${threshold.toHumanString()}`);
-  }
-  const timeout = props.triggerTimeout;
-  if (timeout && !timeout.isUnresolved()) {
-    const ms = timeout.toMilliseconds();
-    if (!Number.isInteger(ms / 1000) || ms < 1000 || ms > 900_000) {
-      throw new Error(`${where}: triggerTimeout must be a whole number of seconds from 1 to 900, got ${timeout.toHumanString()}`);
-    }
   }
 }

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { App, CfnParameter, Duration, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -45,6 +45,20 @@ function layerContents(stack: Stack, layer: OpaExtensionLayer): string {
   return path.join(assembly.directory, `asset.${hash}`);
 }
 
+/** The whole policy a function's role gets for a bundle in the `Policies` bucket: read that key, nothing more. */
+function policyToReadKey(key: string): Record<string, unknown> {
+  const bucketArn = { 'Fn::GetAtt': [Match.stringLikeRegexp('^Policies'), 'Arn'] };
+  return {
+    PolicyDocument: {
+      Statement: [{
+        Action: ['s3:GetObject*', 's3:GetBucket*', 's3:List*'],
+        Effect: 'Allow',
+        Resource: [bucketArn, { 'Fn::Join': ['', [bucketArn, `/${key}`]] }],
+      }],
+    },
+  };
+}
+
 describe('OpaExtensionLayer', () => {
   test('GIVEN a function WHEN fn.addLayers(layer) THEN the function has the layer and OPA_URL, and its own env is kept', () => {
     const stack = newStack();
@@ -56,7 +70,7 @@ describe('OpaExtensionLayer', () => {
     const template = Template.fromStack(stack);
     template.hasResourceProperties('AWS::Lambda::Function', {
       Layers: [{ Ref: stack.getLogicalId(opa.node.defaultChild as lambda.CfnLayerVersion) }],
-      Environment: { Variables: { APP_MODE: 'prod', OPA_URL: 'http://127.0.0.1:8181' } },
+      Environment: { Variables: Match.objectEquals({ APP_MODE: 'prod', OPA_URL: 'http://127.0.0.1:8181' }) },
     });
   });
 
@@ -70,7 +84,7 @@ describe('OpaExtensionLayer', () => {
 
     Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
       Layers: [{ Ref: Match.anyValue() }],
-      Environment: { Variables: { OPA_URL: 'http://127.0.0.1:8282' } },
+      Environment: { Variables: Match.objectEquals({ OPA_URL: 'http://127.0.0.1:8282' }) },
     });
     expect(opa.url).toBe('http://127.0.0.1:8282');
   });
@@ -83,7 +97,7 @@ describe('OpaExtensionLayer', () => {
     fn.addLayers(opa);
 
     Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
-      Environment: { Variables: { OPA_URL: 'http://127.0.0.1:9999' } },
+      Environment: { Variables: Match.objectEquals({ OPA_URL: 'http://127.0.0.1:9999' }) },
     });
   });
 
@@ -93,10 +107,10 @@ describe('OpaExtensionLayer', () => {
     const withOpa = newFunction(stack, 'WithOpa');
     withOpa.addLayers(new OpaExtensionLayer(stack, 'Opa'));
 
-    const fns = Template.fromStack(stack).findResources('AWS::Lambda::Function');
-    const other = Object.entries(fns).find(([id]) => id.startsWith('Other'))![1];
-    expect(other.Properties.Environment).toBeUndefined();
-    expect(other.Properties.Layers).toBeUndefined();
+    const bare = Template.fromStack(stack).findResources('AWS::Lambda::Function', {
+      Properties: { Layers: Match.absent(), Environment: Match.absent() },
+    });
+    expect(Object.keys(bare)).toEqual([expect.stringMatching(/^Other/)]);
   });
 
   test('THEN the layer is for Node.js 20/22 on both architectures', () => {
@@ -194,6 +208,14 @@ describe('OpaExtensionLayer', () => {
       .toThrow('Stack/Opa: two bundles are named "authz"');
   });
 
+  test('GIVEN a bucket key that is a deploy-time value and no name THEN synth fails asking for a name', () => {
+    const stack = newStack();
+    const bucket = new s3.Bucket(stack, 'Policies');
+    const key = new CfnParameter(stack, 'Key').valueAsString;
+    expect(() => new OpaExtensionLayer(stack, 'Opa', { bundle: OpaBundle.fromBucket(bucket, key) }))
+      .toThrow('Stack: OpaBundle.fromBucket: give the bundle a name when its path is a token');
+  });
+
   test('GIVEN a bundle name with a slash THEN synth fails naming it', () => {
     const stack = newStack();
     expect(() => new OpaExtensionLayer(stack, 'Opa', { bundle: OpaBundle.fromAsset(bundleFile, { name: '../evil' }) }))
@@ -220,24 +242,13 @@ describe('remote bundles, decision logs and status', () => {
     const template = Template.fromStack(stack);
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: {
-        Variables: {
+        Variables: Match.objectEquals({
           OPA_URL: 'http://127.0.0.1:8181',
           OPA_AUTHZ_BUCKET_URL: { 'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [Match.stringLikeRegexp('^Policies'), 'RegionalDomainName'] }]] },
-        },
+        }),
       },
     });
-    template.hasResourceProperties('AWS::IAM::Policy', {
-      PolicyDocument: {
-        Statement: [{
-          Action: ['s3:GetObject*', 's3:GetBucket*', 's3:List*'],
-          Effect: 'Allow',
-          Resource: [
-            { 'Fn::GetAtt': [Match.stringLikeRegexp('^Policies'), 'Arn'] },
-            { 'Fn::Join': ['', [{ 'Fn::GetAtt': [Match.stringLikeRegexp('^Policies'), 'Arn'] }, '/bundles/authz.tar.gz']] },
-          ],
-        }],
-      },
-    });
+    template.hasResourceProperties('AWS::IAM::Policy', policyToReadKey('bundles/authz.tar.gz'));
   });
 
   test('GIVEN OpaBundle.fromUrl with a bearer token reference THEN the token stays a reference and the URL is in the environment', () => {
@@ -254,7 +265,9 @@ describe('remote bundles, decision logs and status', () => {
       bundles: { rbac: { service: 'bundles_rbac', resource: 'v1/bundles/rbac.tar.gz' } },
     });
     Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
-      Environment: { Variables: { BUNDLE_TOKEN: 'from-the-user', OPA_URL: 'http://127.0.0.1:8181', OPA_RBAC_BUNDLE_URL: 'https://bundles.example.com' } },
+      Environment: {
+        Variables: Match.objectEquals({ BUNDLE_TOKEN: 'from-the-user', OPA_URL: 'http://127.0.0.1:8181', OPA_RBAC_BUNDLE_URL: 'https://bundles.example.com' }),
+      },
     });
     Template.fromStack(stack).resourceCountIs('AWS::IAM::Policy', 0);
   });
@@ -276,7 +289,71 @@ describe('remote bundles, decision logs and status', () => {
       plugins: { lambda_extension: { port: 8181 } },
     });
     Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
-      Environment: { Variables: { OPA_URL: 'http://127.0.0.1:8181', OPA_DECISION_LOGS_URL: 'https://logs.example.com' } },
+      Environment: { Variables: Match.objectEquals({ OPA_URL: 'http://127.0.0.1:8181', OPA_DECISION_LOGS_URL: 'https://logs.example.com' }) },
+    });
+  });
+
+  test('GIVEN status to a service with a bearer token reference THEN the status service is configured and its URL is in the environment', () => {
+    const stack = newStack();
+    const fn = newFunction(stack);
+    const opa = new OpaExtensionLayer(stack, 'Opa', { status: { url: 'https://status.example.com', bearerToken: '${STATUS_TOKEN}' } });
+
+    fn.addLayers(opa);
+
+    expect(layerConfig(stack, opa)).toEqual({
+      services: { status: { url: '${OPA_STATUS_URL}', credentials: { bearer: { token: '${STATUS_TOKEN}' } } } },
+      status: { service: 'status' },
+      plugins: { lambda_extension: { port: 8181 } },
+    });
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectEquals({ OPA_URL: 'http://127.0.0.1:8181', OPA_STATUS_URL: 'https://status.example.com' }) },
+    });
+  });
+
+  test('GIVEN remote bundles, decision logs and status THEN each function with the layer gets every URL once and the bucket grant, and one without it gets neither', () => {
+    const stack = newStack();
+    const bucket = new s3.Bucket(stack, 'Policies');
+    const viaAddLayers = newFunction(stack, 'ViaAddLayers');
+    const viaAddToFunction = newFunction(stack, 'ViaAddToFunction');
+    newFunction(stack, 'Other');
+    const opa = new OpaExtensionLayer(stack, 'Opa', {
+      bundles: [OpaBundle.fromBucket(bucket, 'authz.tar.gz'), OpaBundle.fromUrl('https://bundles.example.com', 'rbac.tar.gz')],
+      decisionLogs: { url: 'https://logs.example.com' },
+      status: { url: 'https://status.example.com' },
+    });
+
+    viaAddLayers.addLayers(opa);
+    opa.addToFunction(viaAddToFunction);
+
+    const template = Template.fromStack(stack);
+    const withLayer = template.findResources('AWS::Lambda::Function', {
+      Properties: {
+        Environment: {
+          Variables: Match.objectEquals({
+            OPA_URL: 'http://127.0.0.1:8181',
+            OPA_AUTHZ_BUCKET_URL: Match.anyValue(),
+            OPA_RBAC_BUNDLE_URL: 'https://bundles.example.com',
+            OPA_DECISION_LOGS_URL: 'https://logs.example.com',
+            OPA_STATUS_URL: 'https://status.example.com',
+          }),
+        },
+      },
+    });
+    expect(Object.keys(withLayer).sort()).toEqual([expect.stringMatching(/^ViaAddLayers/), expect.stringMatching(/^ViaAddToFunction/)]);
+    template.resourcePropertiesCountIs('AWS::Lambda::Function', { Layers: Match.absent(), Environment: Match.absent() }, 1);
+    template.resourceCountIs('AWS::IAM::Policy', 2);
+    template.resourcePropertiesCountIs('AWS::IAM::Policy', policyToReadKey('authz.tar.gz'), 2);
+  });
+
+  test('GIVEN the user set a variable the layer would set THEN the user value is kept', () => {
+    const stack = newStack();
+    const fn = newFunction(stack, 'Fn', { environment: { OPA_DECISION_LOGS_URL: 'https://mine.example.com' } });
+    const opa = new OpaExtensionLayer(stack, 'Opa', { decisionLogs: { url: 'https://logs.example.com' } });
+
+    fn.addLayers(opa);
+
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectEquals({ OPA_URL: 'http://127.0.0.1:8181', OPA_DECISION_LOGS_URL: 'https://mine.example.com' }) },
     });
   });
 
