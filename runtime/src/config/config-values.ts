@@ -12,3 +12,10 @@ export function optionalObject(value: unknown, key: string): Record<string, unkn
   }
   return value as Record<string, unknown>;
 }
+
+/** The object at `key`, where absent or null is as wrong as any other value (a named entry of a map). */
+export function requiredObject(value: unknown, key: string): Record<string, unknown> {
+  const object = optionalObject(value, key);
+  if (!object) throw new ConfigError(`${key} must be an object, got ${JSON.stringify(value)}`);
+  return object;
+}

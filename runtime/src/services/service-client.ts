@@ -1,8 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { Hash } from '@smithy/hash-node';
-import { SignatureV4 } from '@smithy/signature-v4';
+import type { RequestAuthorizer } from './credentials/credentials-strategy';
+import { findCredentialsStrategy } from './credentials/registry';
 import { ServiceConfig } from './service-config';
 import type { AwsCredentials } from '../config/env';
 
@@ -45,28 +44,27 @@ export class ServiceRequestError extends Error {
 }
 
 /**
- * One client per configured service: adds the service's headers and credentials, signs S3
- * requests, and bounds the wait for response headers by `response_header_timeout_seconds`.
+ * One client per configured service: adds the service's headers and credentials (each kind a
+ * strategy in `./credentials`), and bounds the wait for response headers by
+ * `response_header_timeout_seconds`.
  *
  * Built on `node:http` rather than `fetch`: `fetch` adds headers of its own, silently decodes a
  * `Content-Encoding: gzip` response (a bundle served by S3 or nginx with that header would arrive
  * as a bare tar), and has no notion of "time to response headers" apart from the body.
  */
 export class ServiceClient {
-  private readonly signer?: SignatureV4;
+  private readonly authorizer?: RequestAuthorizer;
 
+  /**
+   * Throws a `ConfigError` when the service's credentials need what the environment lacks (as the
+   * environment's AWS credentials), so that init fails instead of every request later.
+   */
   public constructor(public readonly config: ServiceConfig, credentials: () => AwsCredentials) {
     const c = config.credentials;
-    if (c?.type === 's3_signing') {
-      this.signer = new SignatureV4({
-        service: c.service,
-        region: () => Promise.resolve(credentials().region),
-        credentials: () => Promise.resolve(credentials()),
-        sha256: Hash.bind(null, 'sha256'),
-        // The URL's path is already percent-encoded once. S3 signs it as sent; other AWS services
-        // expect it encoded a second time (SigV4 "canonical URI").
-        uriEscapePath: c.service !== 's3',
-      });
+    if (c !== undefined) {
+      const strategy = findCredentialsStrategy(c.type);
+      if (!strategy) throw new Error(`service ${config.name}: no strategy for credentials of type ${c.type}`);
+      this.authorizer = strategy.authorizer(c, { awsCredentials: credentials });
     }
   }
 
@@ -101,33 +99,12 @@ export class ServiceClient {
     }
   }
 
+  /** The headers of a hop to the service's own host: configured, per request, and the credentials'. */
   private async authorize(req: ServiceRequest, url: URL): Promise<Record<string, string>> {
     const headers: Record<string, string> = lowerCaseKeys({ ...this.config.headers, ...req.headers });
     if (req.body !== undefined) headers['content-length'] = String(req.body.byteLength);
-    const c = this.config.credentials;
-    if (c?.type === 'bearer') {
-      // token_path is read at each request so a rotated token is picked up (OPA does the same).
-      const token = c.tokenPath !== undefined ? (await readFile(c.tokenPath, 'utf8')).trim() : c.token;
-      headers.authorization = `${c.scheme} ${token}`;
-      return headers;
-    }
-    if (!this.signer) return headers;
-    const query: Record<string, string | string[]> = {};
-    for (const key of new Set(url.searchParams.keys())) {
-      const values = url.searchParams.getAll(key);
-      query[key] = values.length === 1 ? values[0] : values;
-    }
-    const signed = await this.signer.sign({
-      method: req.method,
-      protocol: url.protocol,
-      hostname: url.hostname,
-      port: url.port ? Number(url.port) : undefined,
-      path: url.pathname,
-      query,
-      headers: { ...headers, host: url.host },
-      body: req.body,
-    });
-    return signed.headers;
+    await this.authorizer?.prepare({ method: req.method, url, headers, body: req.body, signal: req.signal });
+    return headers;
   }
 
   private send(url: URL, req: ServiceRequest, headers: Record<string, string>): Promise<ServiceResponse> {
@@ -239,15 +216,12 @@ function toHeaders(raw: http.IncomingHttpHeaders): Headers {
 }
 
 /**
- * One client per configured service. When a service signs with the environment's AWS credentials,
- * they are read once here so that missing ones fail init as a configuration error instead of
- * failing every download later.
+ * One client per configured service. A kind of credentials that needs the environment's AWS
+ * credentials reads them once here, so that missing ones fail init as a configuration error
+ * instead of failing every download later.
  */
 export function createServiceClients(services: ReadonlyMap<string, ServiceConfig>, credentials: () => AwsCredentials): Map<string, ServiceClient> {
   const clients = new Map<string, ServiceClient>();
-  for (const [name, config] of services) {
-    if (config.credentials?.type === 's3_signing') credentials();
-    clients.set(name, new ServiceClient(config, credentials));
-  }
+  for (const [name, config] of services) clients.set(name, new ServiceClient(config, credentials));
   return clients;
 }
