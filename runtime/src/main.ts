@@ -3,7 +3,9 @@
  * Lambda lifecycle. No logic of its own beyond the order of startup, which DESIGN.md fixes:
  * config → embedded bundles active → server listening → /register → plugins started → /event/next.
  * The server must answer before /register because Lambda starts the function's init as soon as
- * every extension has registered, and that init may already ask for a decision.
+ * every extension has registered, and that init may already ask for a decision. Plugins are built
+ * (their sections parsed, nothing started) before the server listens, so every configuration error
+ * is found before anything listens.
  */
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -11,25 +13,22 @@ import * as path from 'node:path';
 import { readConfigFile } from './config/config-file';
 import { ExtensionEnvironment } from './config/env';
 import { parseExtensionConfig } from './config/extension-config';
-import type { Plugin, PluginStatus } from './contracts/plugin';
+import type { ReportingPluginFactoryOptions } from './contracts/plugin-factory';
 import type { Bundle } from './engine/bundle';
 import { readBundle } from './engine/bundle-reader';
 import { PolicyEngine } from './engine/policy-engine';
-import { BundleError } from './errors';
+import { BundleError, errorMessage } from './errors';
 import { ExtensionsApiClient } from './lambda/extensions-api-client';
-import { runLifecycle } from './lambda/lifecycle';
+import { RegisteredHooks, runLifecycle } from './lambda/lifecycle';
 import { JsonLogger, Logger, LogLevel } from './logger';
-import type { BundlePlugin } from './plugins/bundle/bundle-plugin';
 import { createBundlePlugin } from './plugins/bundle/create-bundle-plugin';
-import { parseDecisionLogsConfig } from './plugins/decision-logs/config';
-import { DecisionLogsPlugin } from './plugins/decision-logs/decision-logs-plugin';
-import { parseStatusConfig } from './plugins/status/config';
-import { StatusPlugin } from './plugins/status/status-plugin';
+import { createDecisionLogsPlugin } from './plugins/decision-logs/create-decision-logs-plugin';
+import { createStatusPlugin } from './plugins/status/create-status-plugin';
 import { parseSchedulerConfig } from './scheduler/config';
 import { Scheduler } from './scheduler/scheduler';
 import { PolicyServer } from './server/server';
-import { createServiceClients, ServiceClient } from './services/service-client';
-import { parseServices, ServiceConfig } from './services/service-config';
+import { createServiceClients } from './services/service-client';
+import { parseServices } from './services/service-config';
 import { LAYER_LAYOUT } from '../../src/layer-contract';
 
 /** The package version, set when the runtime is bundled (esbuild --define); absent when run from source. */
@@ -51,107 +50,81 @@ async function main(): Promise<number> {
   }
   const logger = new JsonLogger({ level });
   const client = new ExtensionsApiClient(env.runtimeApi());
-  let scheduler: Scheduler | undefined;
-  let server: PolicyServer | undefined;
-  let bundles: BundlePlugin | undefined;
 
-  const exitCode = await runLifecycle({
+  return runLifecycle({
     client,
     name: env.extensionName(),
     logger,
     hooks: {
       beforeRegister: async () => {
         if (levelError) throw levelError;
-        const config = parseExtensionConfig(readConfigFile(env.configFile(), (name) => env.variable(name)));
-        const schedulerConfig = parseSchedulerConfig(config.lambdaExtension);
-        const engine = new PolicyEngine();
-        for (const bundle of await readEmbeddedBundles(env.embeddedBundlesDir())) {
-          engine.activate(bundle);
-          logger.info('bundle activated', { name: bundle.name, revision: bundle.manifest.revision, source: 'embedded' });
-        }
-        const services = parseServices(config.raw.services);
-        const clients = createServiceClients(services, () => env.awsCredentials());
-        const logging = buildLoggingPlugins({
-          raw: config.raw,
-          labels: config.labels,
-          services,
-          clients,
-          engine,
-          logger,
-          pluginStatuses: () => scheduler!.pluginStatuses(),
-          bundleStatuses: () => bundles?.statuses() ?? {},
-        });
-        server = new PolicyServer({
-          engine,
-          port: config.port,
-          logger,
-          decisionListener: logging.decisionLogs,
-          pluginStatuses: () => scheduler?.pluginStatuses() ?? {},
-          bundlesActivated: () => bundles?.allActivated() ?? true,
-          defaultDecision: config.defaultDecision,
-          version: EXTENSION_VERSION,
-          ...config.server,
-        });
-        const address = await server.listen();
-        bundles = createBundlePlugin({ raw: config.raw, services, clients, engine, logger });
-        scheduler = new Scheduler({ plugins: [...(bundles ? [bundles] : []), ...logging.plugins], config: schedulerConfig, logger });
-        logger.info('server listening', { address: `http://${address.host}:${address.port}`, readyMs: Date.now() - startedAt });
-      },
-      afterRegister: async () => {
-        await scheduler!.init();
-        // A bundle with on_init_failure: fail_init that the init round could not activate fails init.
-        bundles?.assertInitActivated();
-      },
-      onInvoke: async (event) => scheduler!.onInvoke(event),
-      onShutdown: async (event) => {
-        await scheduler!.onShutdown(event);
-        await server?.close();
+        return start(env, logger, startedAt);
       },
     },
   });
-  return exitCode;
 }
 
 /**
- * The decision_logs and status plugins, when configured. Every decision-log event and status
- * report carries the configured labels plus OPA's `id` (this execution environment) and `version`.
+ * Everything before /register: config, engine with the embedded bundles, services, plugins (one
+ * factory each, registered with the scheduler), then the server, listening. Returns the hooks of
+ * the rest of the lifecycle, which drive the scheduler and close the server.
  */
-function buildLoggingPlugins(o: {
-  readonly raw: Readonly<Record<string, unknown>>;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly services: ReadonlyMap<string, ServiceConfig>;
-  readonly clients: ReadonlyMap<string, ServiceClient>;
-  readonly engine: PolicyEngine;
-  readonly logger: Logger;
-  readonly pluginStatuses: () => Record<string, PluginStatus>;
-  readonly bundleStatuses: () => Record<string, unknown>;
-}): { plugins: Plugin[]; decisionLogs?: DecisionLogsPlugin } {
-  const labels = { ...o.labels, id: randomUUID(), version: EXTENSION_VERSION };
-  const clientFor = (name?: string) => (name === undefined ? undefined : o.clients.get(name));
-  const plugins: Plugin[] = [];
-  const dlConfig = parseDecisionLogsConfig(o.raw.decision_logs, o.services);
-  const decisionLogs = dlConfig && new DecisionLogsPlugin({
-    config: dlConfig,
-    labels,
-    engine: o.engine,
-    client: clientFor(dlConfig.service),
-    logger: o.logger,
-  });
-  if (decisionLogs) plugins.push(decisionLogs);
-  const statusConfig = parseStatusConfig(o.raw.status, o.services);
-  if (statusConfig) {
-    plugins.push(new StatusPlugin({
-      config: statusConfig,
-      labels,
-      client: clientFor(statusConfig.service),
-      logger: o.logger,
-      plugins: o.pluginStatuses,
-      bundles: o.bundleStatuses,
-      decisionLogs: () => decisionLogs?.uploadStatus(),
-      metrics: () => decisionLogs?.metrics() ?? {},
-    }));
+async function start(env: ExtensionEnvironment, logger: Logger, startedAt: number): Promise<RegisteredHooks> {
+  const config = parseExtensionConfig(readConfigFile(env.configFile(), (name) => env.variable(name)));
+  const schedulerConfig = parseSchedulerConfig(config.lambdaExtension);
+
+  const engine = new PolicyEngine();
+  for (const bundle of await readEmbeddedBundles(env.embeddedBundlesDir())) {
+    engine.activate(bundle);
+    logger.info('bundle activated', { name: bundle.name, revision: bundle.manifest.revision, source: 'embedded' });
   }
-  return { plugins, decisionLogs };
+
+  const services = parseServices(config.opaConfig.services);
+  const clients = createServiceClients(services, () => env.awsCredentials());
+
+  // Built before the plugins, which are then registered with it, so that the status plugin can be
+  // handed the states of them all (its own included) without a forward reference.
+  const scheduler = new Scheduler({ config: schedulerConfig, logger });
+  const factoryOptions: ReportingPluginFactoryOptions = {
+    opaConfig: config.opaConfig,
+    services,
+    clients,
+    engine,
+    logger,
+    // Every decision-log event and status report carries OPA's `id` (this execution environment) and `version`.
+    labels: { ...config.labels, id: randomUUID(), version: EXTENSION_VERSION },
+  };
+  const bundles = createBundlePlugin(factoryOptions);
+  const decisionLogs = createDecisionLogsPlugin(factoryOptions);
+  const status = createStatusPlugin({ ...factoryOptions, pluginStatuses: () => scheduler.pluginStatuses(), bundles, decisionLogs });
+  scheduler.register(bundles, decisionLogs, status);
+
+  const server = new PolicyServer({
+    engine,
+    port: config.port,
+    logger,
+    decisionListener: decisionLogs,
+    pluginStatuses: () => scheduler.pluginStatuses(),
+    bundlesActivated: () => bundles?.allActivated() ?? true,
+    defaultDecision: config.defaultDecision,
+    version: EXTENSION_VERSION,
+    ...config.server,
+  });
+  const address = await server.listen();
+  logger.info('server listening', { address: `http://${address.host}:${address.port}`, readyMs: Date.now() - startedAt });
+
+  return {
+    afterRegister: async () => {
+      await scheduler.init();
+      // A bundle with on_init_failure: fail_init that the init round could not activate fails init.
+      bundles?.assertInitActivated();
+    },
+    onInvoke: (event) => scheduler.onInvoke(event),
+    onShutdown: async (event) => {
+      await scheduler.onShutdown(event);
+      await server.close();
+    },
+  };
 }
 
 /** Every `<name>.tar.gz` embedded in the layer at synth time, in name order, read as downloads are. */
@@ -165,7 +138,7 @@ async function readEmbeddedBundles(dir: string): Promise<Bundle[]> {
     try {
       archive = fs.readFileSync(path.join(dir, file));
     } catch (err) {
-      throw new BundleError(name, `cannot read ${path.join(dir, file)}: ${(err as Error).message}`, { cause: err });
+      throw new BundleError(name, `cannot read ${path.join(dir, file)}: ${errorMessage(err)}`, { cause: err });
     }
     bundles.push(await readBundle(name, archive));
   }

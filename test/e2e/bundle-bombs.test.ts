@@ -108,7 +108,7 @@ test('GIVEN size_limit_bytes of 10 MiB WHEN the bundle service serves three deco
   emulator = new LambdaEmulator({ layerDir, handler: { file: handler }, environment: layer.environment });
   expect(await emulator.start()).toMatchObject({ ok: true });
   const first = await emulator.invoke({});
-  expect([first.error, first.result]).toEqual([undefined, { status: 200, body: { result: "r1" } }]);
+  expect([first.error, first.result]).toEqual([undefined, { status: 200, body: { result: 'r1' } }]);
   const pid = extensionPid(layerDir);
   const baseline = peakRss(pid);
 

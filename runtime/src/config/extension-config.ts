@@ -3,8 +3,9 @@ import { DEFAULT_DECISION, DEFAULT_PORT, LAMBDA_RUNTIME_API_PORT, SCHEDULER_CONF
 import { ConfigError } from '../errors';
 
 /**
- * The parts of OPA's configuration the extension itself uses (the plugins parse their own sections:
- * the scheduler `plugins.lambda_extension`, later the bundle, decision_logs and status plugins).
+ * The parts of OPA's configuration the extension itself uses. The scheduler and the plugins parse
+ * their own sections: the scheduler `plugins.lambda_extension`, each plugin's factory its section
+ * of `opaConfig`.
  */
 export interface ExtensionConfig {
   /** Port of the OPA REST API on 127.0.0.1 (`plugins.lambda_extension.port`). */
@@ -14,10 +15,10 @@ export interface ExtensionConfig {
   readonly labels: Readonly<Record<string, string>>;
   /** OPA's `server.decoding` and `server.encoding` limits; absent keys keep the server's defaults. */
   readonly server: ServerLimits;
-  /** The raw `plugins.lambda_extension` object, for the scheduler's own parser. */
+  /** The `plugins.lambda_extension` section, for the scheduler's own parser. */
   readonly lambdaExtension: unknown;
   /** The whole configuration, for plugins that parse their own section. */
-  readonly raw: Readonly<Record<string, unknown>>;
+  readonly opaConfig: Readonly<Record<string, unknown>>;
 }
 
 /** The subset of OPA's `server` configuration the extension honours (sizes in bytes). */
@@ -30,17 +31,17 @@ export interface ServerLimits {
   readonly gzipMinLength?: number;
 }
 
-
-export function parseExtensionConfig(raw: Record<string, unknown>): ExtensionConfig {
-  const plugins = optionalObject(raw.plugins, 'plugins') ?? {};
+/** Parses the whole OPA configuration, as `readConfigFile` returns it. */
+export function parseExtensionConfig(opaConfig: Record<string, unknown>): ExtensionConfig {
+  const plugins = optionalObject(opaConfig.plugins, 'plugins') ?? {};
   const lambdaExtension = optionalObject(plugins[SCHEDULER_CONFIG_KEY], `plugins.${SCHEDULER_CONFIG_KEY}`);
   return {
     port: parsePort(lambdaExtension?.port),
-    defaultDecision: parseDefaultDecision(raw.default_decision),
-    labels: parseLabels(raw.labels),
-    server: parseServerLimits(raw.server),
+    defaultDecision: parseDefaultDecision(opaConfig.default_decision),
+    labels: parseLabels(opaConfig.labels),
+    server: parseServerLimits(opaConfig.server),
     lambdaExtension,
-    raw,
+    opaConfig,
   };
 }
 

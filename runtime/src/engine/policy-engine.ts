@@ -10,7 +10,7 @@
 // The default import: opa-wasm's ESM entry (which esbuild picks for `import`) re-exports only
 // `loadPolicy`, while its default export is the whole module, `loadPolicySync` included.
 import opaWasm, { type LoadedPolicy } from '@open-policy-agent/opa-wasm';
-import { BundleError } from '../errors';
+import { BundleError, errorMessage } from '../errors';
 import { Bundle } from './bundle';
 import { rootsContain, rootsOverlap, splitPath } from './bundle-roots';
 import { DocumentBuilder } from './documents';
@@ -69,15 +69,6 @@ export class PolicyEngine {
     const bundles = new Map(this.state.bundles);
     bundles.set(bundle.name, active);
     this.state = buildState(bundles, bundle.name);
-  }
-
-  /** Removes a bundle's policies and data; returns false when it was not active. */
-  public deactivate(name: string): boolean {
-    if (!this.state.bundles.has(name)) return false;
-    const bundles = new Map(this.state.bundles);
-    bundles.delete(name);
-    this.state = buildState(bundles, name);
-    return true;
   }
 
   public isActive(name: string): boolean {
@@ -142,7 +133,7 @@ function checkRootsDisjoint(a: Bundle, b: Bundle): void {
 
 /**
  * Instantiates every module of every bundle with the merged data. `changed` names the bundle
- * being (de)activated: every error is reported against it.
+ * being activated: every error is reported against it.
  */
 function buildState(bundles: ReadonlyMap<string, ActiveBundle>, changed: string): EngineState {
   const names = [...bundles.keys()].sort();
@@ -151,7 +142,7 @@ function buildState(bundles: ReadonlyMap<string, ActiveBundle>, changed: string)
     try {
       data.add(bundles.get(name)!.bundle.data);
     } catch (err) {
-      throw new BundleError(changed, `data conflicts with bundle ${name}: ${(err as Error).message}`, { cause: err });
+      throw new BundleError(changed, `data conflicts with bundle ${name}: ${errorMessage(err)}`, { cause: err });
     }
   }
   const dataJson = encoder.encode(JSON.stringify(data.document));
@@ -238,8 +229,5 @@ function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
 /** opa-wasm throws strings (`opa_abort` messages), plain objects and WebAssembly errors. */
 function reasonOf(err: unknown): string {
   if (err instanceof Wasm.RuntimeError) return `policy trapped: ${err.message}`;
-  if (err instanceof Error) return err.message;
-  const message = typeof err === 'object' && err !== null ? (err as { message?: unknown }).message : undefined;
-  if (typeof message === 'string') return message;
-  return String(err);
+  return errorMessage(err);
 }

@@ -11,8 +11,16 @@ import type { ExtensionsApiClient } from './extensions-api-client';
 import type { InvokeEvent, ShutdownEvent } from './types';
 
 export interface LifecycleHooks {
-  /** Work that must be done before `/register` (config, embedded bundles, server listening). */
-  beforeRegister(): Promise<void>;
+  /**
+   * Work that must be done before `/register` (config, embedded bundles, server listening). It
+   * returns the hooks of the rest of the lifecycle, so that they are built from what it made and
+   * exist only when it succeeded.
+   */
+  beforeRegister(): Promise<RegisteredHooks>;
+}
+
+/** The hooks that run once the extension is registered. */
+export interface RegisteredHooks {
   /** Work between `/register` and the first `/event/next` (starting plugins). */
   afterRegister(): Promise<void>;
   onInvoke(event: InvokeEvent): Promise<void>;
@@ -34,8 +42,9 @@ export async function runLifecycle(options: LifecycleOptions): Promise<number> {
   // A failure before /register is kept, not thrown: /init/error needs the identifier that only
   // /register gives, and without the report Lambda would show a bare "exited" instead of the reason.
   let initFailure: unknown;
+  let registeredHooks: RegisteredHooks | undefined;
   try {
-    await hooks.beforeRegister();
+    registeredHooks = await hooks.beforeRegister();
   } catch (err) {
     initFailure = err;
   }
@@ -50,15 +59,15 @@ export async function runLifecycle(options: LifecycleOptions): Promise<number> {
     return 1;
   }
 
-  if (initFailure === undefined) {
+  if (registeredHooks) {
     try {
-      await hooks.afterRegister();
+      await registeredHooks.afterRegister();
     } catch (err) {
       initFailure = err;
     }
   }
 
-  if (initFailure !== undefined) {
+  if (!registeredHooks || initFailure !== undefined) {
     const error = asExtensionError(initFailure);
     logInitFailure(logger, error);
     try {
@@ -80,7 +89,7 @@ export async function runLifecycle(options: LifecycleOptions): Promise<number> {
     if (event.eventType === 'INVOKE') {
       logger.info('invoke', { requestId: event.requestId });
       try {
-        await hooks.onInvoke(event);
+        await registeredHooks.onInvoke(event);
       } catch (err) {
         // The function is served by the server, not by this loop: one bad round must not end the
         // extension (the Go plugin logs trigger errors and keeps polling).
@@ -91,7 +100,7 @@ export async function runLifecycle(options: LifecycleOptions): Promise<number> {
 
     logger.info('shutdown', { reason: event.shutdownReason, deadlineMs: event.deadlineMs });
     try {
-      await hooks.onShutdown(event);
+      await registeredHooks.onShutdown(event);
     } catch (err) {
       return exitWithError(client, logger, 'shutdown failed', asExtensionError(err));
     }

@@ -4,6 +4,7 @@
  * Other keys of the same object (for example `port`) belong to other parsers and are ignored here.
  */
 import { SCHEDULER_CONFIG_KEY, SCHEDULER_DEFAULTS } from '../../../src/layer-contract';
+import { optionalObject } from '../config/config-values';
 import { ConfigError } from '../errors';
 
 const KEY = `plugins.${SCHEDULER_CONFIG_KEY}`;
@@ -20,11 +21,8 @@ export interface SchedulerConfig {
 }
 
 /** Parses the object at `plugins.lambda_extension` (undefined when absent). */
-export function parseSchedulerConfig(raw: unknown): SchedulerConfig {
-  if (raw !== undefined && raw !== null && (typeof raw !== 'object' || Array.isArray(raw))) {
-    throw new ConfigError(`${KEY} must be an object, got ${JSON.stringify(raw)}`);
-  }
-  const obj = (raw ?? {}) as Record<string, unknown>;
+export function parseSchedulerConfig(section: unknown): SchedulerConfig {
+  const obj = optionalObject(section, KEY) ?? {};
   return {
     minimumTriggerThresholdMs: seconds(obj, 'minimum_trigger_threshold', SCHEDULER_DEFAULTS.MINIMUM_TRIGGER_THRESHOLD_SECONDS, 0) * 1000,
     triggerTimeoutMs: seconds(obj, 'trigger_timeout', SCHEDULER_DEFAULTS.TRIGGER_TIMEOUT_SECONDS, 1) * 1000,

@@ -6,7 +6,7 @@
  * (for the ones that must flush) at SHUTDOWN. The lifecycle does not ask for the next event until
  * a round is over, so a round is bounded by one shared `trigger_timeout`.
  */
-import { ExtensionError } from '../errors';
+import { errorMessage, ExtensionError } from '../errors';
 import type { Logger } from '../logger';
 import type { SchedulerConfig } from './config';
 import type { Plugin, PluginStatus } from '../contracts/plugin';
@@ -22,7 +22,6 @@ import { PluginState } from '../contracts/plugin';
 export const SHUTDOWN_SAFETY_MARGIN_MS = 200;
 
 export interface SchedulerOptions {
-  readonly plugins: readonly Plugin[];
   readonly config: SchedulerConfig;
   readonly logger: Logger;
   /** Wall clock in epoch milliseconds, the unit of Lambda's `deadlineMs`. @default Date.now */
@@ -38,30 +37,44 @@ export interface ShutdownDeadline {
 
 type Outcome = { readonly ok: true } | { readonly ok: false; readonly timedOut: boolean; readonly error?: unknown };
 
+/**
+ * Built before the plugins and given them with `register`, as OPA's plugin manager is: a plugin
+ * that reports on the others (status) can then be handed `pluginStatuses` of the scheduler it is
+ * registered with, without a reference to something not built yet.
+ */
 export class Scheduler {
-  /** When the last trigger round (init or INVOKE) started, by `now()`; undefined before the first. */
-  public lastRoundAt: number | undefined;
-  /** Trigger rounds run so far (the init round and INVOKE rounds; SHUTDOWN is not counted). */
-  public rounds = 0;
-
-  private readonly plugins: readonly Plugin[];
+  private readonly plugins: Plugin[] = [];
   private readonly config: SchedulerConfig;
   private readonly logger: Logger;
   private readonly now: () => number;
   private readonly shutdownMarginMs: number;
+  /** `init` has begun: a plugin registered from then on would never be started. */
+  private initialised = false;
   private invoked = false;
+  /** When the last trigger round (init or INVOKE) started, by `now()`; undefined before the first. */
+  private lastRoundAt: number | undefined;
+  /** Trigger rounds run so far (the init round and INVOKE rounds; SHUTDOWN is not counted). */
+  private rounds = 0;
 
   public constructor(options: SchedulerOptions) {
-    const names = new Set<string>();
-    for (const plugin of options.plugins) {
-      if (names.has(plugin.name)) throw new Error(`two plugins are registered as ${JSON.stringify(plugin.name)}`);
-      names.add(plugin.name);
-    }
-    this.plugins = [...options.plugins];
     this.config = options.config;
     this.logger = options.logger;
     this.now = options.now ?? Date.now;
     this.shutdownMarginMs = options.shutdownMarginMs ?? SHUTDOWN_SAFETY_MARGIN_MS;
+  }
+
+  /**
+   * Adds plugins, before `init`. An undefined entry (a plugin its configuration leaves off, as a
+   * plugin factory returns it) is skipped. Plugins a priority list does not name run after the
+   * ones it names, in the order they were registered.
+   */
+  public register(...plugins: ReadonlyArray<Plugin | undefined>): void {
+    for (const plugin of plugins) {
+      if (!plugin) continue;
+      if (this.initialised) throw new Error(`plugin ${JSON.stringify(plugin.name)} registered after init`);
+      if (this.plugins.some((p) => p.name === plugin.name)) throw new Error(`two plugins are registered as ${JSON.stringify(plugin.name)}`);
+      this.plugins.push(plugin);
+    }
   }
 
   /**
@@ -74,6 +87,7 @@ export class Scheduler {
    * the init round may have timed out within Lambda's 10 s init limit.
    */
   public async init(): Promise<void> {
+    this.initialised = true;
     const order = this.ordered(this.config.pluginStartPriority);
     // Starts share one `trigger_timeout` budget: they should do no network round trip (see the
     // plugin contract) and Lambda's init phase is short, so a start that hangs is a failure.
@@ -82,7 +96,7 @@ export class Scheduler {
       for (const plugin of order) {
         const outcome = await round.run((signal) => plugin.start(signal));
         if (!outcome.ok) {
-          const why = outcome.timedOut ? `did not start within ${this.config.triggerTimeoutMs} ms` : `failed to start: ${message(outcome.error)}`;
+          const why = outcome.timedOut ? `did not start within ${this.config.triggerTimeoutMs} ms` : `failed to start: ${errorMessage(outcome.error)}`;
           throw new ExtensionError('PluginStartFailed', `plugin ${plugin.name} ${why}`, { cause: outcome.error });
         }
         this.logger.debug('plugin started', { plugin: plugin.name });
@@ -147,7 +161,7 @@ export class Scheduler {
       try {
         out[plugin.name] = plugin.status();
       } catch (err) {
-        out[plugin.name] = { state: PluginState.ERROR, message: `status() failed: ${message(err)}` };
+        out[plugin.name] = { state: PluginState.ERROR, message: `status() failed: ${errorMessage(err)}` };
       }
     }
     return out;
@@ -178,7 +192,7 @@ export class Scheduler {
     if (outcome.timedOut) {
       this.logger.warn(`plugin ${action} timed out`, { plugin: plugin.name, reason: `no answer within ${timeoutMs} ms`, timeoutMs });
     } else {
-      this.logger.warn(`plugin ${action} failed`, { plugin: plugin.name, reason: message(outcome.error) });
+      this.logger.warn(`plugin ${action} failed`, { plugin: plugin.name, reason: errorMessage(outcome.error) });
     }
   }
 
@@ -249,8 +263,4 @@ class Round {
       return Promise.reject(err);
     }
   }
-}
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -9,6 +9,7 @@ import type { ApiRequest } from './routes';
 import type { DecisionListener } from '../contracts/decision-record';
 import { EvaluationError } from '../engine/errors';
 import type { PolicyEngine } from '../engine/policy-engine';
+import { errorMessage } from '../errors';
 
 /** What every decision route needs besides the request. */
 export interface DecisionContext {
@@ -91,6 +92,6 @@ export function parseJson(text: string, prefix: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new ApiError(400, 'invalid_parameter', `${prefix}: ${(err as Error).message}`, { cause: err });
+    throw new ApiError(400, 'invalid_parameter', `${prefix}: ${errorMessage(err)}`, { cause: err });
   }
 }

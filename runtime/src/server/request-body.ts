@@ -7,6 +7,7 @@
 import { IncomingMessage } from 'node:http';
 import * as zlib from 'node:zlib';
 import { ApiError, BODY_TOO_LARGE, GZIP_INVALID } from './errors';
+import { errorMessage } from '../errors';
 
 export interface BodyLimits {
   /** Bytes on the wire. */
@@ -27,7 +28,7 @@ export async function readBody(req: IncomingMessage, limits: BodyLimits): Promis
       throw new ApiError(400, 'invalid_parameter',
         `${BODY_TOO_LARGE}: decompressed size exceeds limit of ${limits.maxDecompressedBytes} bytes (server.decoding.gzip.max_length)`, { cause: err });
     }
-    throw new ApiError(400, 'invalid_parameter', `${GZIP_INVALID}: ${(err as Error).message}`, { cause: err });
+    throw new ApiError(400, 'invalid_parameter', `${GZIP_INVALID}: ${errorMessage(err)}`, { cause: err });
   }
 }
 

@@ -20,6 +20,7 @@ import { readBody } from './request-body';
 import { ApiResponse, Route, matchRoute } from './routes';
 import type { DecisionListener } from '../contracts/decision-record';
 import type { PluginStatus } from '../contracts/plugin';
+import { errorMessage } from '../errors';
 
 /**
  * OPA's default `server.decoding.max_length` is 256 MiB; a Lambda function asks far less (an
@@ -147,7 +148,7 @@ export class PolicyServer {
     try {
       response = await this.route(req);
     } catch (err) {
-      const apiError = err instanceof ApiError ? err : new ApiError(500, 'internal_error', `unexpected error: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+      const apiError = err instanceof ApiError ? err : new ApiError(500, 'internal_error', `unexpected error: ${errorMessage(err)}`, { cause: err });
       const fields = { method: req.method, path: pathOf(req), status: apiError.status, ...errorLogFields(apiError) };
       if (apiError.status >= 500) this.options.logger.error('request failed', fields);
       else this.options.logger.debug('request refused', fields);
@@ -162,7 +163,7 @@ export class PolicyServer {
     } catch (err) {
       // A result JSON cannot express (too deeply nested for the stack) is a failed request, not a crash.
       this.options.logger.error('response not encodable', { method: req.method, path: pathOf(req), error: err });
-      response = { status: 500, body: { code: 'internal_error', message: `cannot encode the response: ${(err as Error).message}` } };
+      response = { status: 500, body: { code: 'internal_error', message: `cannot encode the response: ${errorMessage(err)}` } };
       payload = Buffer.from(JSON.stringify(response.body) + '\n');
     }
     res.writeHead(response.status, {

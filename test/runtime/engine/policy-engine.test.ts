@@ -76,13 +76,12 @@ describe('PolicyEngine', () => {
       expect(engine.evaluate('app/rbac/allow')).toEqual({ result: false });
     });
 
-    test('WHEN the bundle is deactivated THEN its paths are undefined', () => {
-      expect(engine.deactivate('authz')).toBe(true);
-      expect(engine.deactivate('authz')).toBe(false);
+    test('WHEN a bundle of the same name with other roots replaces it THEN the old policies\' paths are undefined', async () => {
+      engine.activate(await readBundle('authz', multi));
 
       expect(engine.evaluate('app/rbac/allow', { user: 'alice', action: 'read', type: 'document' })).toEqual({});
-      expect(engine.revisions()).toEqual({});
-      expect(engine.entrypoints()).toEqual([]);
+      expect(engine.revisions()).toEqual({ authz: { revision: '' } });
+      expect(engine.entrypoints()).toEqual(['app/multi', 'app/multi/echo', 'app/multi/greeting']);
     });
   });
 
@@ -112,9 +111,16 @@ describe('PolicyEngine', () => {
       expect(engine.evaluate('app/rbac/allow', bobWrites)).toEqual({ result: false });
       expect(engine.revisions()).toEqual({ policy: { revision: 'p' }, bindings: { revision: 'd' } });
 
-      engine.deactivate('bindings');
+      // A new revision of bindings without alice's binding replaces the old one's data.
+      const unbound = packBundle({
+        '/.manifest': JSON.stringify({ revision: 'd2', roots: ['app/rbac/bindings', 'app/conflict'] }),
+        '/policy.wasm': await wasmOf(conflict),
+        '/app/rbac/bindings/data.json': JSON.stringify({ bob: RBAC_DATA.app.rbac.bindings.bob }),
+      });
+      engine.activate(await readBundle('bindings', unbound));
 
       expect(engine.evaluate('app/rbac/allow', aliceWrites)).toEqual({ result: false });
+      expect(engine.revisions()).toEqual({ policy: { revision: 'p' }, bindings: { revision: 'd2' } });
     });
   });
 

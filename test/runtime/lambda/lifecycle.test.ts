@@ -1,7 +1,7 @@
 import { EXTENSION_ID, FakeExtensionsApi, INVOKE_EVENT, SHUTDOWN_EVENT } from './fake-extensions-api';
 import { ConfigError, ExtensionError } from '../../../runtime/src/errors';
 import { ExtensionsApiClient } from '../../../runtime/src/lambda/extensions-api-client';
-import { LifecycleHooks, runLifecycle } from '../../../runtime/src/lambda/lifecycle';
+import { LifecycleHooks, RegisteredHooks, runLifecycle } from '../../../runtime/src/lambda/lifecycle';
 import type { InvokeEvent, ShutdownEvent } from '../../../runtime/src/lambda/types';
 import { parseSchedulerConfig } from '../../../runtime/src/scheduler/config';
 import { Scheduler } from '../../../runtime/src/scheduler/scheduler';
@@ -9,19 +9,24 @@ import { within } from '../../support/within';
 import { CallLog, opaPlugins } from '../scheduler/fake-plugin';
 import { RecordingLogger } from '../scheduler/recording-logger';
 
-/** Hooks that record their calls (and what the API had seen at that moment) and can be told to fail. */
-class RecordingHooks implements LifecycleHooks {
+type Hook = keyof LifecycleHooks | keyof RegisteredHooks;
+
+/**
+ * Hooks that record their calls (and what the API had seen at that moment) and can be told to
+ * fail; `beforeRegister` returns the same object as the hooks of the rest of the lifecycle.
+ */
+class RecordingHooks implements LifecycleHooks, RegisteredHooks {
   public readonly calls: string[] = [];
-  public readonly fail: Partial<Record<keyof LifecycleHooks, unknown>> = {};
+  public readonly fail: Partial<Record<Hook, unknown>> = {};
 
   public constructor(private readonly api: FakeExtensionsApi) {}
 
-  public async beforeRegister(): Promise<void> { this.record('beforeRegister'); }
+  public async beforeRegister(): Promise<RegisteredHooks> { this.record('beforeRegister'); return this; }
   public async afterRegister(): Promise<void> { this.record('afterRegister'); }
   public async onInvoke(event: InvokeEvent): Promise<void> { this.record('onInvoke', event.requestId); }
   public async onShutdown(event: ShutdownEvent): Promise<void> { this.record('onShutdown', event.shutdownReason); }
 
-  private record(hook: keyof LifecycleHooks, detail?: string): void {
+  private record(hook: Hook, detail?: string): void {
     this.calls.push([hook, detail, `after ${this.api.routes().join(', ') || 'nothing'}`].filter(Boolean).join(' '));
     if (this.fail[hook] !== undefined) throw this.fail[hook];
   }
@@ -198,7 +203,8 @@ describe('runLifecycle', () => {
   test('GIVEN the Scheduler as hooks and two quick INVOKEs WHEN the lifecycle runs THEN plugins start, trigger at init and on the first INVOKE only, and flush and stop at SHUTDOWN', async () => {
     // GIVEN
     const log = new CallLog();
-    const scheduler = new Scheduler({ plugins: opaPlugins(log, ['bundle', 'decision_logs']), config: parseSchedulerConfig(undefined), logger });
+    const scheduler = new Scheduler({ config: parseSchedulerConfig(undefined), logger });
+    scheduler.register(...opaPlugins(log, ['bundle', 'decision_logs']));
     api.pushEvent(INVOKE_EVENT);
     api.pushEvent(INVOKE_EVENT);
     api.pushEvent({ ...SHUTDOWN_EVENT, deadlineMs: Date.now() + 2000 });
@@ -209,10 +215,11 @@ describe('runLifecycle', () => {
       name: 'opa',
       logger,
       hooks: {
-        beforeRegister: async () => undefined,
-        afterRegister: () => scheduler.init(),
-        onInvoke: (event) => scheduler.onInvoke(event),
-        onShutdown: (event) => scheduler.onShutdown(event),
+        beforeRegister: async () => ({
+          afterRegister: () => scheduler.init(),
+          onInvoke: (event) => scheduler.onInvoke(event),
+          onShutdown: (event) => scheduler.onShutdown(event),
+        }),
       },
     }), 5000);
 

@@ -8,8 +8,8 @@ describe('parseSchedulerConfig', () => {
     ['null', null],
     ['empty', {}],
     ['holding only keys of other parsers', { port: 8282, something_else: 'x' }],
-  ])('GIVEN plugins.lambda_extension %s WHEN parsed THEN the defaults of the Go plugin apply', (_case, raw) => {
-    expect(parseSchedulerConfig(raw)).toEqual({
+  ])('GIVEN plugins.lambda_extension %s WHEN parsed THEN the defaults of the Go plugin apply', (_case, section) => {
+    expect(parseSchedulerConfig(section)).toEqual({
       minimumTriggerThresholdMs: 30_000,
       triggerTimeoutMs: 7_000,
       pluginStartPriority: ['discovery', 'bundle', 'decision_logs', 'status'],
@@ -55,10 +55,10 @@ describe('parseSchedulerConfig', () => {
     [{ plugin_stop_priority: [null] }, `${K}.plugin_stop_priority must be an array of plugin names (strings), got [null]`],
     ['fast', `${K} must be an object, got "fast"`],
     [[1], `${K} must be an object, got [1]`],
-  ])('GIVEN %j WHEN parsed THEN a ConfigError names the key and the value', (raw, message) => {
+  ])('GIVEN %j WHEN parsed THEN a ConfigError names the key and the value', (section, message) => {
     let caught: unknown;
     try {
-      parseSchedulerConfig(raw);
+      parseSchedulerConfig(section);
     } catch (err) {
       caught = err;
     }

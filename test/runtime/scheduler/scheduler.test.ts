@@ -1,11 +1,12 @@
 import { FakeClock } from './fake-clock';
 import { CallLog, FakePlugin, opaPlugins } from './fake-plugin';
 import { RecordingLogger } from './recording-logger';
+import type { Plugin } from '../../../runtime/src/contracts/plugin';
 import { PluginState } from '../../../runtime/src/contracts/plugin';
 import { ExtensionError } from '../../../runtime/src/errors';
 import { SILENT_LOGGER } from '../../../runtime/src/logger';
 import { SchedulerConfig } from '../../../runtime/src/scheduler/config';
-import { Scheduler, SHUTDOWN_SAFETY_MARGIN_MS } from '../../../runtime/src/scheduler/scheduler';
+import { Scheduler, SchedulerOptions, SHUTDOWN_SAFETY_MARGIN_MS } from '../../../runtime/src/scheduler/scheduler';
 import { SCHEDULER_DEFAULTS } from '../../../src/layer-contract';
 import { within } from '../../support/within';
 
@@ -21,6 +22,12 @@ function config(overrides: Partial<SchedulerConfig> = {}): SchedulerConfig {
   };
 }
 
+/** A scheduler with `plugins` registered, as main.ts builds it. */
+function schedulerWith(plugins: readonly Plugin[], options: SchedulerOptions): Scheduler {
+  const scheduler = new Scheduler(options);
+  scheduler.register(...plugins);
+  return scheduler;
+}
 
 async function timed(promise: Promise<unknown>): Promise<number> {
   const started = performance.now();
@@ -33,9 +40,10 @@ const INVOKE = { eventType: 'INVOKE', requestId: 'r' };
 describe('Scheduler lifecycle (the Go plugin\'s TestPluginLifecycle, with a fake clock)', () => {
   // GIVEN the four OPA plugins, the default priorities and a 30 s threshold
   const log = new CallLog();
+  const logger = new RecordingLogger();
   const clock = new FakeClock();
   const plugins = opaPlugins(log);
-  const scheduler = new Scheduler({ plugins, config: config(), logger: SILENT_LOGGER, now: clock.now });
+  const scheduler = schedulerWith(plugins, { config: config(), logger, now: clock.now });
   const triggers = (): number[] => plugins.map((p) => log.count(p.name, 'trigger'));
 
   // Each step runs after the previous one; the counts are [discovery, bundle, decision_logs, status].
@@ -71,16 +79,18 @@ describe('Scheduler lifecycle (the Go plugin\'s TestPluginLifecycle, with a fake
     ]);
   });
 
-  test('THEN rounds and lastRoundAt count init and the two INVOKE rounds', () => {
-    expect(scheduler.rounds).toBe(3);
-    expect(scheduler.lastRoundAt).toBe(Date.UTC(2026, 0, 1) + 31 * SECOND + 1);
+  test('THEN the init round and the two INVOKE rounds are logged, numbered, each with its cause', () => {
+    // When the last round started is what the threshold steps above observe.
+    expect(logger.lines.filter((l) => l.msg === 'plugins triggered').map((l) => [l.fields.cause, l.fields.round])).toEqual([
+      ['init', 1], ['invoke', 2], ['invoke', 3],
+    ]);
   });
 });
 
 describe('Scheduler rounds', () => {
   test('GIVEN the init round just ran WHEN the first INVOKE comes at once THEN it still triggers (the Go plugin does not count the init round)', async () => {
     const log = new CallLog();
-    const scheduler = new Scheduler({ plugins: opaPlugins(log, ['bundle']), config: config(), logger: SILENT_LOGGER, now: new FakeClock().now });
+    const scheduler = schedulerWith(opaPlugins(log, ['bundle']), { config: config(), logger: SILENT_LOGGER, now: new FakeClock().now });
     await scheduler.init();
     await scheduler.onInvoke(INVOKE);
     expect(log.count('bundle', 'trigger')).toBe(2);
@@ -88,7 +98,7 @@ describe('Scheduler rounds', () => {
 
   test('GIVEN a threshold of 0 WHEN INVOKEs come in the same millisecond THEN only the first triggers (strictly more than the threshold)', async () => {
     const log = new CallLog();
-    const scheduler = new Scheduler({ plugins: opaPlugins(log, ['bundle']), config: config({ minimumTriggerThresholdMs: 0 }), logger: SILENT_LOGGER, now: new FakeClock().now });
+    const scheduler = schedulerWith(opaPlugins(log, ['bundle']), { config: config({ minimumTriggerThresholdMs: 0 }), logger: SILENT_LOGGER, now: new FakeClock().now });
     await scheduler.init();
     await scheduler.onInvoke(INVOKE);
     await scheduler.onInvoke(INVOKE);
@@ -101,7 +111,7 @@ describe('Scheduler rounds', () => {
     const logger = new RecordingLogger();
     const [discovery, bundle, decisionLogs, status] = opaPlugins(log);
     bundle.behaviour.trigger = 'hang';
-    const scheduler = new Scheduler({ plugins: [discovery, bundle, decisionLogs, status], config: config({ triggerTimeoutMs: 300 }), logger });
+    const scheduler = schedulerWith([discovery, bundle, decisionLogs, status], { config: config({ triggerTimeoutMs: 300 }), logger });
     await within(scheduler.init(), 5 * SECOND); // the init round times out the same way
     log.calls.length = 0;
     logger.lines.length = 0;
@@ -126,7 +136,7 @@ describe('Scheduler rounds', () => {
     const log = new CallLog();
     const logger = new RecordingLogger();
     const plugin = new FakePlugin('bundle', log, { trigger: 'hang-until-aborted' });
-    const scheduler = new Scheduler({ plugins: [plugin], config: config({ triggerTimeoutMs: 100 }), logger });
+    const scheduler = schedulerWith([plugin], { config: config({ triggerTimeoutMs: 100 }), logger });
 
     const elapsed = await timed(scheduler.init());
 
@@ -140,7 +150,7 @@ describe('Scheduler rounds', () => {
     const logger = new RecordingLogger();
     const plugins = opaPlugins(log);
     plugins[1].behaviour.trigger = behaviour;
-    const scheduler = new Scheduler({ plugins, config: config(), logger });
+    const scheduler = schedulerWith(plugins, { config: config(), logger });
 
     // WHEN
     await within(scheduler.init(), 5 * SECOND);
@@ -158,7 +168,7 @@ describe('Scheduler rounds', () => {
 
   test('GIVEN a round ends WHEN it is over THEN its timer is cleared (nothing left to keep the process alive)', async () => {
     const log = new CallLog();
-    const scheduler = new Scheduler({ plugins: opaPlugins(log), config: config({ triggerTimeoutMs: 60 * SECOND }), logger: SILENT_LOGGER });
+    const scheduler = schedulerWith(opaPlugins(log), { config: config({ triggerTimeoutMs: 60 * SECOND }), logger: SILENT_LOGGER });
     const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
     const before = timers();
 
@@ -175,8 +185,7 @@ describe('Scheduler priorities', () => {
     // GIVEN
     const log = new CallLog();
     const plugins = opaPlugins(log, ['zeta', 'status', 'alpha', 'bundle']);
-    const scheduler = new Scheduler({
-      plugins,
+    const scheduler = schedulerWith(plugins, {
       config: config({ pluginStartPriority: ['nope', 'bundle', 'status'], pluginStopPriority: ['status', 'missing', 'bundle'] }),
       logger: SILENT_LOGGER,
     });
@@ -197,7 +206,7 @@ describe('Scheduler priorities', () => {
 
   test('GIVEN decision_logs left out of the stop priority WHEN SHUTDOWN THEN it is still flushed before it stops, after the listed plugins', async () => {
     const log = new CallLog();
-    const scheduler = new Scheduler({ plugins: opaPlugins(log), config: config({ pluginStopPriority: ['bundle'] }), logger: SILENT_LOGGER });
+    const scheduler = schedulerWith(opaPlugins(log), { config: config({ pluginStopPriority: ['bundle'] }), logger: SILENT_LOGGER });
 
     await scheduler.onShutdown({ deadlineMs: Date.now() + 2 * SECOND });
 
@@ -206,15 +215,37 @@ describe('Scheduler priorities', () => {
 
   test('GIVEN a priority naming a plugin twice WHEN init THEN it starts and triggers once', async () => {
     const log = new CallLog();
-    const scheduler = new Scheduler({ plugins: opaPlugins(log, ['bundle']), config: config({ pluginStartPriority: ['bundle', 'bundle'] }), logger: SILENT_LOGGER });
+    const scheduler = schedulerWith(opaPlugins(log, ['bundle']), { config: config({ pluginStartPriority: ['bundle', 'bundle'] }), logger: SILENT_LOGGER });
     await scheduler.init();
     expect(log.calls).toEqual(['start bundle', 'trigger bundle']);
   });
 
-  test('GIVEN two plugins with one name WHEN the scheduler is built THEN it refuses', () => {
+  test('GIVEN two plugins with one name WHEN they are registered THEN it refuses', () => {
     const log = new CallLog();
-    expect(() => new Scheduler({ plugins: opaPlugins(log, ['bundle', 'bundle']), config: config(), logger: SILENT_LOGGER }))
+    expect(() => schedulerWith(opaPlugins(log, ['bundle', 'bundle']), { config: config(), logger: SILENT_LOGGER }))
       .toThrow('two plugins are registered as "bundle"');
+  });
+});
+
+describe('Scheduler registration', () => {
+  test('GIVEN plugins some factories left off (undefined) WHEN registered THEN only the others start', async () => {
+    const log = new CallLog();
+    const [bundle, status] = opaPlugins(log, ['bundle', 'status']);
+    const scheduler = new Scheduler({ config: config(), logger: SILENT_LOGGER });
+
+    scheduler.register(bundle, undefined, status);
+    await scheduler.init();
+
+    expect(log.only('start')).toEqual(['bundle', 'status']);
+    expect(Object.keys(scheduler.pluginStatuses())).toEqual(['bundle', 'status']);
+  });
+
+  test('GIVEN init has begun WHEN a plugin is registered THEN it refuses (the plugin would never start)', async () => {
+    const log = new CallLog();
+    const scheduler = schedulerWith(opaPlugins(log, ['bundle']), { config: config(), logger: SILENT_LOGGER });
+    await scheduler.init();
+
+    expect(() => scheduler.register(new FakePlugin('status', log))).toThrow('plugin "status" registered after init');
   });
 });
 
@@ -226,7 +257,7 @@ describe('Scheduler start', () => {
     const log = new CallLog();
     const plugins = opaPlugins(log);
     plugins[1].behaviour.start = behaviour;
-    const scheduler = new Scheduler({ plugins, config: config(), logger: SILENT_LOGGER });
+    const scheduler = schedulerWith(plugins, { config: config(), logger: SILENT_LOGGER });
 
     const err = await within(scheduler.init(), 5 * SECOND).catch((e: unknown) => e);
 
@@ -235,14 +266,13 @@ describe('Scheduler start', () => {
     expect((err as ExtensionError).errorType).toBe('Extension.PluginStartFailed');
     expect((err as ExtensionError).message).toBe(message);
     expect((err as ExtensionError).cause).toBeInstanceOf(Error);
-    expect(log.calls).toEqual(['start discovery', 'start bundle']);
-    expect(scheduler.rounds).toBe(0);
+    expect(log.calls).toEqual(['start discovery', 'start bundle']); // and no trigger round
   });
 
   test('GIVEN a start that hangs WHEN init THEN PluginStartFailed after trigger_timeout', async () => {
     const log = new CallLog();
     const plugin = new FakePlugin('bundle', log, { start: 'hang' });
-    const scheduler = new Scheduler({ plugins: [plugin], config: config({ triggerTimeoutMs: 200 }), logger: SILENT_LOGGER });
+    const scheduler = schedulerWith([plugin], { config: config({ triggerTimeoutMs: 200 }), logger: SILENT_LOGGER });
 
     const started = performance.now();
     const err = await within(scheduler.init(), 5 * SECOND).catch((e: unknown) => e);
@@ -260,7 +290,7 @@ describe('Scheduler shutdown deadline', () => {
     const logger = new RecordingLogger();
     const plugins = opaPlugins(log);
     plugins[2].behaviour.trigger = 'hang';
-    const scheduler = new Scheduler({ plugins, config: config({ triggerTimeoutMs: 7 * SECOND }), logger });
+    const scheduler = schedulerWith(plugins, { config: config({ triggerTimeoutMs: 7 * SECOND }), logger });
     const deadlineMs = Date.now() + 600;
 
     // WHEN
@@ -284,7 +314,7 @@ describe('Scheduler shutdown deadline', () => {
     const log = new CallLog();
     const logger = new RecordingLogger();
     const clock = new FakeClock();
-    const scheduler = new Scheduler({ plugins: opaPlugins(log), config: config(), logger, now: clock.now });
+    const scheduler = schedulerWith(opaPlugins(log), { config: config(), logger, now: clock.now });
 
     const elapsed = await timed(scheduler.onShutdown({ deadlineMs: clock.now() + 100 }));
 
@@ -298,7 +328,7 @@ describe('Scheduler shutdown deadline', () => {
   ])('GIVEN %s WHEN SHUTDOWN THEN the budget is the smaller of the two', async (_case, triggerTimeoutMs, leftMs, budgetMs) => {
     const logger = new RecordingLogger();
     const clock = new FakeClock();
-    const scheduler = new Scheduler({ plugins: [], config: config({ triggerTimeoutMs }), logger, now: clock.now });
+    const scheduler = schedulerWith([], { config: config({ triggerTimeoutMs }), logger, now: clock.now });
     await scheduler.onShutdown({ deadlineMs: clock.now() + leftMs });
     expect(logger.at('info')[0].fields.budgetMs).toBe(budgetMs);
   });
@@ -310,7 +340,7 @@ describe('Scheduler pluginStatuses', () => {
     const [bundle, status] = opaPlugins(log, ['bundle', 'status']);
     bundle.state = { state: PluginState.NOT_READY, message: 'no bundle yet' };
     status.status = () => { throw new Error('boom'); };
-    const scheduler = new Scheduler({ plugins: [bundle, status], config: config(), logger: SILENT_LOGGER });
+    const scheduler = schedulerWith([bundle, status], { config: config(), logger: SILENT_LOGGER });
 
     expect(scheduler.pluginStatuses()).toEqual({
       bundle: { state: PluginState.NOT_READY, message: 'no bundle yet' },

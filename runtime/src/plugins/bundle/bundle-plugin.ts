@@ -187,7 +187,7 @@ export class BundlePlugin implements Plugin {
       await this.persistence.save(source.name, archive);
     } catch (err) {
       // The bundle serves; only the copy for the next cold start is missing.
-      const error = new BundleError(source.name, `activated, but persisting it failed: ${(err as Error).message}`, { cause: err });
+      const error = new BundleError(source.name, `activated, but persisting it failed: ${errorMessage(err)}`, { cause: err });
       status.setError(error);
       throw error;
     }

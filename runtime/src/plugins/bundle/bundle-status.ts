@@ -1,4 +1,5 @@
 import { BundleHttpError } from './downloader';
+import { errorMessage } from '../../errors';
 
 /** OPA's code for every bundle failure (`v1/plugins/bundle/status.go`). */
 export const BUNDLE_ERROR_CODE = 'bundle_error';
@@ -42,9 +43,9 @@ export class BundleStatus {
       this.error = undefined;
       return;
     }
-    const message = err instanceof Error ? err.message : String(err);
+    const message = errorMessage(err);
     const httpCode = err instanceof BundleHttpError ? err.statusCode : undefined;
-    const errors = err instanceof AggregateError ? err.errors.map((e) => (e instanceof Error ? e.message : String(e))) : undefined;
+    const errors = err instanceof AggregateError ? err.errors.map(errorMessage) : undefined;
     this.error = { message, httpCode, errors };
   }
 

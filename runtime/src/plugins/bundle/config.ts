@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import type { KeyConfig } from './keys';
 import { BundleInitFailure } from '../../../../src/layer-contract';
+import { optionalObject, requiredObject } from '../../config/config-values';
 import { ConfigError } from '../../errors';
 import type { ServiceConfig } from '../../services/service-config';
 
@@ -59,20 +60,22 @@ export const DEFAULT_INIT_FAILURE_MODE = BundleInitFailure.FAIL_INIT;
  * error here, with the bundle's name in it.
  */
 export function parseBundlePluginConfig(
-  raw: Readonly<Record<string, unknown>>,
+  opaConfig: Readonly<Record<string, unknown>>,
   services: ReadonlyMap<string, ServiceConfig>,
   keys: ReadonlyMap<string, KeyConfig>,
 ): BundlePluginConfig | undefined {
-  if (raw.bundle !== undefined) {
+  if (opaConfig.bundle !== undefined) {
     throw new ConfigError('bundle (the single-bundle form OPA deprecated) is not supported; use bundles.<name>');
   }
-  const persistenceDirectory = parsePersistenceDirectory(raw.persistence_directory);
-  if (raw.bundles === undefined || raw.bundles === null) return undefined;
-  if (typeof raw.bundles !== 'object' || Array.isArray(raw.bundles)) {
-    throw new ConfigError(`bundles must be an object of named bundles, got ${JSON.stringify(raw.bundles)}`);
+  const persistenceDirectory = parsePersistenceDirectory(opaConfig.persistence_directory);
+  const section = opaConfig.bundles;
+  if (section === undefined || section === null) return undefined;
+  // Not optionalObject: the message says what the object holds.
+  if (typeof section !== 'object' || Array.isArray(section)) {
+    throw new ConfigError(`bundles must be an object of named bundles, got ${JSON.stringify(section)}`);
   }
   const bundles: BundleSource[] = [];
-  for (const [name, value] of Object.entries(raw.bundles as Record<string, unknown>)) {
+  for (const [name, value] of Object.entries(section as Record<string, unknown>)) {
     // OPA skips a bundle configured as null.
     if (value === null) continue;
     bundles.push(parseSource(name, value, services, keys));
@@ -89,12 +92,9 @@ function parsePersistenceDirectory(value: unknown): string {
   return value;
 }
 
-function parseSource(name: string, raw: unknown, services: ReadonlyMap<string, ServiceConfig>, keys: ReadonlyMap<string, KeyConfig>): BundleSource {
+function parseSource(name: string, value: unknown, services: ReadonlyMap<string, ServiceConfig>, keys: ReadonlyMap<string, KeyConfig>): BundleSource {
   const key = `bundles.${name}`;
-  if (typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new ConfigError(`${key} must be an object, got ${JSON.stringify(raw)}`);
-  }
-  const b = raw as Record<string, unknown>;
+  const b = requiredObject(value, key);
   return {
     name,
     service: parseService(key, b.service, services),
@@ -130,14 +130,11 @@ function parseResource(key: string, name: string, value: unknown): string {
 }
 
 function parseSigning(key: string, value: unknown, keys: ReadonlyMap<string, KeyConfig>): BundleSigning | undefined {
-  if (value === undefined || value === null) {
+  const s = optionalObject(value, `${key}.signing`);
+  if (!s) {
     // OPA verifies every bundle whose tarball is signed as soon as `keys` exist.
     return keys.size > 0 ? { excludeFiles: [], required: false } : undefined;
   }
-  if (typeof value !== 'object' || Array.isArray(value)) {
-    throw new ConfigError(`${key}.signing must be an object, got ${JSON.stringify(value)}`);
-  }
-  const s = value as Record<string, unknown>;
   const { keyid, scope, exclude_files: excludeFiles = [] } = s;
   if (keyid !== undefined && typeof keyid !== 'string') throw new ConfigError(`${key}.signing.keyid must be a string, got ${JSON.stringify(keyid)}`);
   if (scope !== undefined && typeof scope !== 'string') throw new ConfigError(`${key}.signing.scope must be a string, got ${JSON.stringify(scope)}`);

@@ -1,3 +1,4 @@
+import { requiredObject } from '../../config/config-values';
 import { ConfigError } from '../../errors';
 
 /**
@@ -29,24 +30,23 @@ export type SigningAlgorithm = typeof SIGNING_ALGORITHMS[number];
 /** OPA's default for `keys[_].algorithm`. */
 export const DEFAULT_SIGNING_ALGORITHM: SigningAlgorithm = 'RS256';
 
-export function parseKeys(raw: unknown): Map<string, KeyConfig> {
+/** Parses the `keys` section. */
+export function parseKeys(section: unknown): Map<string, KeyConfig> {
   const out = new Map<string, KeyConfig>();
-  if (raw === undefined || raw === null) return out;
-  if (typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new ConfigError(`keys must be an object of named keys, got ${JSON.stringify(raw)}`);
+  if (section === undefined || section === null) return out;
+  // Not optionalObject: the message says what the object holds.
+  if (typeof section !== 'object' || Array.isArray(section)) {
+    throw new ConfigError(`keys must be an object of named keys, got ${JSON.stringify(section)}`);
   }
-  for (const [name, value] of Object.entries(raw as Record<string, unknown>)) {
+  for (const [name, value] of Object.entries(section as Record<string, unknown>)) {
     out.set(name, parseKey(name, value));
   }
   return out;
 }
 
-function parseKey(name: string, raw: unknown): KeyConfig {
+function parseKey(name: string, value: unknown): KeyConfig {
   const key = `keys.${name}`;
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new ConfigError(`${key} must be an object, got ${JSON.stringify(raw)}`);
-  }
-  const k = raw as Record<string, unknown>;
+  const k = requiredObject(value, key);
   const algorithm = k.algorithm ?? DEFAULT_SIGNING_ALGORITHM;
   if (typeof algorithm !== 'string' || !(SIGNING_ALGORITHMS as readonly string[]).includes(algorithm)) {
     throw new ConfigError(`${key}.algorithm must be one of ${SIGNING_ALGORITHMS.join(', ')}, got ${JSON.stringify(algorithm)}`);

@@ -4,7 +4,7 @@ import type { BundleSigning } from './config';
 import { hashBundleFile } from './file-hash';
 import type { KeyConfig } from './keys';
 import type { BundleFile } from '../../engine/bundle-archive';
-import { BundleError } from '../../errors';
+import { BundleError, errorMessage } from '../../errors';
 import { Pacer } from '../../pacer';
 
 /** The bundle's signature file, at its root (https://www.openpolicyagent.org/docs/management-bundles#signature-format). */
@@ -71,7 +71,7 @@ export async function verifyBundleSignature(
     try {
       digest = hashBundleFile(file.path, file.data, entry.algorithm);
     } catch (err) {
-      throw new BundleError(bundle, `${file.path}: ${(err as Error).message}`, { cause: err });
+      throw new BundleError(bundle, `${file.path}: ${errorMessage(err)}`, { cause: err });
     }
     if (digest !== String(entry.hash).toLowerCase()) {
       throw new BundleError(bundle, `${file.path}: digest mismatch (want: ${entry.hash}, got: ${digest})`);
@@ -88,7 +88,7 @@ function readSingleToken(bundle: string, data: Buffer): string {
   try {
     parsed = JSON.parse(data.toString('utf8'));
   } catch (err) {
-    throw new BundleError(bundle, `${SIGNATURES_FILE} is not valid JSON: ${(err as Error).message}`, { cause: err });
+    throw new BundleError(bundle, `${SIGNATURES_FILE} is not valid JSON: ${errorMessage(err)}`, { cause: err });
   }
   const signatures = (parsed as { signatures?: unknown } | null)?.signatures;
   if (signatures !== undefined && (!Array.isArray(signatures) || signatures.some((s) => typeof s !== 'string'))) {
@@ -112,7 +112,7 @@ async function verifyToken(bundle: string, token: string, signing: BundleSigning
     kid = decodeProtectedHeader(token).kid;
     claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as SignaturePayload;
   } catch (err) {
-    throw new BundleError(bundle, `${SIGNATURES_FILE}: the JWT cannot be decoded: ${(err as Error).message}`, { cause: err });
+    throw new BundleError(bundle, `${SIGNATURES_FILE}: the JWT cannot be decoded: ${errorMessage(err)}`, { cause: err });
   }
   const keyId = signing.keyId || (typeof kid === 'string' ? kid : '') || claims.keyid || '';
   if (!keyId) throw new BundleError(bundle, 'verification key ID is empty');
@@ -125,7 +125,7 @@ async function verifyToken(bundle: string, token: string, signing: BundleSigning
     const verified = await compactVerify(token, importKey(key), { algorithms: [key.algorithm] });
     payload = JSON.parse(Buffer.from(verified.payload).toString('utf8')) as SignaturePayload;
   } catch (err) {
-    throw new BundleError(bundle, `bundle signature verification failed: ${(err as Error).message}`, { cause: err });
+    throw new BundleError(bundle, `bundle signature verification failed: ${errorMessage(err)}`, { cause: err });
   }
   const scope = signing.scope || key.scope || '';
   if ((payload.scope ?? '') !== scope) throw new BundleError(bundle, 'scope mismatch');
@@ -140,7 +140,7 @@ function importKey(key: KeyConfig): KeyObject | Uint8Array {
     if (material.includes('-----BEGIN CERTIFICATE-----')) return new X509Certificate(material).publicKey;
     return createPublicKey(material);
   } catch (err) {
-    throw new Error(`keys.${key.name}.key is not a PEM public key, private key or certificate: ${(err as Error).message}`, { cause: err });
+    throw new Error(`keys.${key.name}.key is not a PEM public key, private key or certificate: ${errorMessage(err)}`, { cause: err });
   }
 }
 

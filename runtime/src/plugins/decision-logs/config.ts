@@ -5,6 +5,7 @@
  * `trigger`) are accepted and ignored: in Lambda the scheduler decides when uploads happen.
  */
 import { PLUGIN } from '../../../../src/layer-contract';
+import { optionalObject } from '../../config/config-values';
 import { ConfigError } from '../../errors';
 import { optionalString, parseReportingTarget } from '../../services/reporting-target';
 import type { ServiceConfig } from '../../services/service-config';
@@ -44,9 +45,9 @@ export interface DecisionLogsConfig {
  * Parses `decision_logs`. Returns undefined when decision logging is off, which is OPA's rule:
  * the section is absent, or it names no service and enables no console while no service exists.
  */
-export function parseDecisionLogsConfig(raw: unknown, services: ReadonlyMap<string, ServiceConfig>): DecisionLogsConfig | undefined {
-  if (raw === undefined || raw === null) return undefined;
-  const c = object(raw, KEY);
+export function parseDecisionLogsConfig(section: unknown, services: ReadonlyMap<string, ServiceConfig>): DecisionLogsConfig | undefined {
+  const c = optionalObject(section, KEY);
+  if (!c) return undefined;
 
   if (c.plugin !== undefined) {
     throw new ConfigError(`${KEY}.plugin is not supported (no custom decision log plugins in the Lambda extension), got ${JSON.stringify(c.plugin)}`);
@@ -55,7 +56,7 @@ export function parseDecisionLogsConfig(raw: unknown, services: ReadonlyMap<stri
   if (!target) return undefined;
   const { console, service } = target;
 
-  const reporting = c.reporting === undefined || c.reporting === null ? {} : object(c.reporting, `${KEY}.reporting`);
+  const reporting = optionalObject(c.reporting, `${KEY}.reporting`) ?? {};
   if (reporting.max_decisions_per_second !== undefined) {
     throw new ConfigError(`${KEY}.reporting.max_decisions_per_second is not supported; bound the buffer with buffer_size_limit_bytes, got ${JSON.stringify(reporting.max_decisions_per_second)}`);
   }
@@ -69,12 +70,12 @@ export function parseDecisionLogsConfig(raw: unknown, services: ReadonlyMap<stri
   const uploadSizeLimitBytes = integer(reporting.upload_size_limit_bytes, `${KEY}.reporting.upload_size_limit_bytes`, DEFAULT_UPLOAD_SIZE_LIMIT_BYTES, MIN_UPLOAD_SIZE_LIMIT_BYTES, MAX_UPLOAD_SIZE_LIMIT_BYTES);
 
   const partition = optionalString(c.partition_name, `${KEY}.partition_name`);
-  const resourceRaw = optionalString(c.resource, `${KEY}.resource`);
-  if (resourceRaw !== undefined && !resourceRaw.trim()) {
-    throw new ConfigError(`${KEY}.resource must be a non-empty path such as "/logs", got ${JSON.stringify(resourceRaw)}`);
+  const configuredResource = optionalString(c.resource, `${KEY}.resource`);
+  if (configuredResource !== undefined && !configuredResource.trim()) {
+    throw new ConfigError(`${KEY}.resource must be a non-empty path such as "/logs", got ${JSON.stringify(configuredResource)}`);
   }
   // As OPA: partition_name, when set, wins over resource.
-  const resource = partition ? `/logs/${partition}` : resourceRaw ?? DEFAULT_RESOURCE;
+  const resource = partition ? `/logs/${partition}` : configuredResource ?? DEFAULT_RESOURCE;
 
   return {
     console,
@@ -104,10 +105,3 @@ function integer(value: unknown, key: string, fallback: number, min: number, max
   return value;
 }
 
-
-function object(value: unknown, key: string): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new ConfigError(`${key} must be an object, got ${JSON.stringify(value)}`);
-  }
-  return value as Record<string, unknown>;
-}

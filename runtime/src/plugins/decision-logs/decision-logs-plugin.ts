@@ -20,9 +20,11 @@ import { ChunkEncoder } from './encoder';
 import { MaskDrop, PolicyEvaluator } from './mask-drop';
 import { DecisionLogUploader } from './uploader';
 import { PLUGIN } from '../../../../src/layer-contract';
+import { raceAbort } from '../../abort';
 import type { DecisionListener, DecisionRecord } from '../../contracts/decision-record';
 import { PluginState } from '../../contracts/plugin';
 import type { Plugin, PluginStatus } from '../../contracts/plugin';
+import { errorMessage } from '../../errors';
 import type { Logger } from '../../logger';
 import type { ServiceClient } from '../../services/service-client';
 import { ServiceHttpError } from '../../services/service-client';
@@ -139,7 +141,7 @@ export class DecisionLogsPlugin implements Plugin, DecisionListener {
   public async trigger(signal: AbortSignal): Promise<void> {
     if (!this.uploader) return;
     // Rounds never overlap; a round that was abandoned ends as soon as its signal aborted.
-    while (this.running) await raceAbort(this.running, signal);
+    while (this.running) await raceAbort(this.running.catch(() => undefined), signal);
     const round = this.uploadAll(signal);
     this.running = round.then(() => undefined, () => undefined).then(() => { this.running = undefined; });
     return round;
@@ -262,16 +264,6 @@ function consoleLineOf(event: BufferedEvent, now: Date): string {
 
 function errorStatus(err: unknown, signal: AbortSignal): DecisionLogsStatus {
   if (err instanceof ServiceHttpError) return { code: DECISION_LOG_ERROR_CODE, message: err.message, http_code: err.status };
-  const reason = signal.aborted ? `upload cut short: ${String((signal.reason as Error)?.message ?? signal.reason)}` : `log upload failed: ${(err as Error)?.message ?? String(err)}`;
+  const reason = signal.aborted ? `upload cut short: ${errorMessage(signal.reason)}` : `log upload failed: ${errorMessage(err)}`;
   return { code: DECISION_LOG_ERROR_CODE, message: reason };
-}
-
-/** Waits for `promise`, or until `signal` aborts (then rejects with its reason). */
-function raceAbort(promise: Promise<unknown>, signal: AbortSignal): Promise<void> {
-  signal.throwIfAborted();
-  return new Promise((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(() => resolve(), () => resolve()).finally(() => signal.removeEventListener('abort', onAbort));
-  });
 }

@@ -4,6 +4,7 @@
  * (`v1/plugins/status/plugin.go`). `trigger` is accepted and ignored: the scheduler triggers.
  */
 import { PLUGIN } from '../../../../src/layer-contract';
+import { optionalObject } from '../../config/config-values';
 import { ConfigError } from '../../errors';
 import { optionalString, parseReportingTarget } from '../../services/reporting-target';
 import type { ServiceConfig } from '../../services/service-config';
@@ -24,10 +25,9 @@ export interface StatusConfig {
  * Parses `status`. Returns undefined when status reporting is off, as OPA decides it: the section
  * is absent, or it names no service and enables no console while no service exists.
  */
-export function parseStatusConfig(raw: unknown, services: ReadonlyMap<string, ServiceConfig>): StatusConfig | undefined {
-  if (raw === undefined || raw === null) return undefined;
-  if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${KEY} must be an object, got ${JSON.stringify(raw)}`);
-  const c = raw as Record<string, unknown>;
+export function parseStatusConfig(section: unknown, services: ReadonlyMap<string, ServiceConfig>): StatusConfig | undefined {
+  const c = optionalObject(section, KEY);
+  if (!c) return undefined;
 
   if (c.plugin !== undefined) {
     throw new ConfigError(`${KEY}.plugin is not supported (no custom status plugins in the Lambda extension), got ${JSON.stringify(c.plugin)}`);

@@ -12,6 +12,7 @@ import { buildStatusPayload, changeKey, statusConsoleLine } from './status-paylo
 import { PLUGIN } from '../../../../src/layer-contract';
 import type { Plugin, PluginStatus } from '../../contracts/plugin';
 import { PluginState } from '../../contracts/plugin';
+import { errorMessage } from '../../errors';
 import type { Logger } from '../../logger';
 import type { ServiceClient } from '../../services/service-client';
 import { ServiceHttpError } from '../../services/service-client';
@@ -31,9 +32,6 @@ export class StatusPlugin implements Plugin {
   public readonly name = PLUGIN.STATUS;
   /** The last status (stopping bundles, final counters) is sent before the environment shuts down. */
   public readonly flushOnShutdown = true;
-
-  /** Reports handed to the service (or to the console alone) so far. */
-  public reports = 0;
 
   private readonly config: StatusConfig;
   private readonly sources: StatusSources;
@@ -90,7 +88,7 @@ export class StatusPlugin implements Plugin {
   }
 
   /** The report as it would be sent now. */
-  public snapshot(): StatusPayload {
+  private snapshot(): StatusPayload {
     return buildStatusPayload(this.sources);
   }
 
@@ -104,7 +102,7 @@ export class StatusPlugin implements Plugin {
         body: Buffer.from(JSON.stringify(payload)),
         signal,
       }).catch((err: unknown) => {
-        throw new Error(`status update failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+        throw new Error(`status update failed: ${errorMessage(err)}`, { cause: err });
       });
       if (res.status < 200 || res.status >= 300) {
         throw new ServiceHttpError(this.client.config.name, res.status, `status update failed, server replied with HTTP ${res.status}`);
@@ -112,6 +110,5 @@ export class StatusPlugin implements Plugin {
     }
     this.lastDelivered = changeKey(payload);
     this.lastDeliveredFull = JSON.stringify(payload);
-    this.reports++;
   }
 }

@@ -30,10 +30,10 @@ interface Setup {
 }
 
 /** Builds the plugin from OPA-shaped config, as main.ts does, with the real engine. */
-function setup(raw: Record<string, unknown>, credentials: () => AwsCredentials = () => CREDENTIALS): Setup {
-  const services = parseServices(raw.services);
-  const keys = parseKeys(raw.keys);
-  const config = parseBundlePluginConfig(raw, services, keys)!;
+function setup(opaConfig: Record<string, unknown>, credentials: () => AwsCredentials = () => CREDENTIALS): Setup {
+  const services = parseServices(opaConfig.services);
+  const keys = parseKeys(opaConfig.keys);
+  const config = parseBundlePluginConfig(opaConfig, services, keys)!;
   const engine = new PolicyEngine();
   const activations = jest.spyOn(engine, 'activate');
   const clients = new Map([...services].map(([name, s]) => [name, new ServiceClient(s, credentials)]));
@@ -326,14 +326,14 @@ describe('BundlePlugin', () => {
     test('GIVEN persist: true and a downloaded bundle WHEN a cold start finds the service down THEN the persisted revision serves', async () => {
       // GIVEN: a first environment downloads and persists r1.
       server.handler = (_req, res) => serve(res, r1, '"r1"');
-      const raw = { services: { acme: { url: server.url } }, bundles: { authz: { persist: true } }, persistence_directory: dir };
-      const first = setup(raw);
+      const opaConfig = { services: { acme: { url: server.url } }, bundles: { authz: { persist: true } }, persistence_directory: dir };
+      const first = setup(opaConfig);
       await first.plugin.trigger(round());
       expect(existsSync(path.join(dir, 'bundles', 'authz', 'bundle.tar.gz'))).toBe(true);
       await server.stop();
 
       // WHEN: a cold start, with the service unreachable.
-      const cold = setup(raw);
+      const cold = setup(opaConfig);
       await cold.plugin.start(round());
       const result = cold.plugin.trigger(round());
 
@@ -354,8 +354,8 @@ describe('BundlePlugin', () => {
       await mkdir(path.dirname(file), { recursive: true });
       await writeFile(file, r1.subarray(0, 100));
       server.handler = (_req, res) => { res.writeHead(503).end(); };
-      const raw = { services: { acme: { url: server.url } }, bundles: { authz: { persist: true } }, persistence_directory: dir };
-      const { plugin, engine } = setup(raw);
+      const opaConfig = { services: { acme: { url: server.url } }, bundles: { authz: { persist: true } }, persistence_directory: dir };
+      const { plugin, engine } = setup(opaConfig);
       // WHEN
       await plugin.start(round());
       // THEN

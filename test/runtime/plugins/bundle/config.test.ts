@@ -8,9 +8,9 @@ import { parseKeys } from '../../../../runtime/src/plugins/bundle/keys';
 import { parseServices } from '../../../../runtime/src/services/service-config';
 import { BundleInitFailure } from '../../../../src/layer-contract';
 
-function parse(raw: Record<string, unknown>) {
-  const services = parseServices(raw.services ?? { acme: { url: 'https://bundles.example.com' }, s3: { url: 'https://b.s3.amazonaws.com' } });
-  return parseBundlePluginConfig(raw, services, parseKeys(raw.keys));
+function parse(opaConfig: Record<string, unknown>) {
+  const services = parseServices(opaConfig.services ?? { acme: { url: 'https://bundles.example.com' }, s3: { url: 'https://b.s3.amazonaws.com' } });
+  return parseBundlePluginConfig(opaConfig, services, parseKeys(opaConfig.keys));
 }
 
 describe('parseBundlePluginConfig', () => {
@@ -87,10 +87,10 @@ describe('parseBundlePluginConfig', () => {
     ['exclude_files that are not a list of strings', { bundles: { authz: { signing: { exclude_files: [1] } } } }, 'bundles.authz.signing.exclude_files must be a list of file patterns, got [1]'],
     ['a size limit that is not whole', { bundles: { authz: { size_limit_bytes: 1.5 } } }, 'bundles.authz.size_limit_bytes must be a whole number of bytes, got 1.5'],
     ['an unknown on_init_failure', { bundles: { authz: { on_init_failure: 'ignore' } } }, 'bundles.authz.on_init_failure must be one of fail_init, start_not_ready, got "ignore"'],
-  ])('GIVEN %s WHEN parsed THEN a ConfigError names the key', (_name, raw, message) => {
+  ])('GIVEN %s WHEN parsed THEN a ConfigError names the key', (_name, opaConfig, message) => {
     let error: unknown;
     try {
-      parse(raw);
+      parse(opaConfig);
     } catch (err) {
       error = err;
     }

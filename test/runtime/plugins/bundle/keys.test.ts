@@ -21,8 +21,8 @@ describe('parseKeys', () => {
     ['a private_key that is not a string', { k: { private_key: 1 } }, 'keys.k.private_key must be a string'],
     ['a scope that is not a string', { k: { key: 'x', scope: 1 } }, 'keys.k.scope must be a string'],
     ['neither key nor private_key', { k: { algorithm: 'RS256' } }, 'keys.k needs key (or private_key)'],
-  ])('GIVEN %s WHEN parsed THEN a ConfigError names the key', (_name, raw, message) => {
-    expect(() => parseKeys(raw)).toThrow(ConfigError);
-    expect(() => parseKeys(raw)).toThrow(message);
+  ])('GIVEN %s WHEN parsed THEN a ConfigError names the key', (_name, section, message) => {
+    expect(() => parseKeys(section)).toThrow(ConfigError);
+    expect(() => parseKeys(section)).toThrow(message);
   });
 });

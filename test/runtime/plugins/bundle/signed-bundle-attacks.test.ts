@@ -97,17 +97,17 @@ describe('GIVEN a signed bundle active and persisted, and signing required', () 
     // GIVEN: r1, signed, downloaded, activated and persisted.
     let body = signedR1;
     server.handler = (_req, res: ServerResponse) => { res.writeHead(200, { etag: `"${body.length}"` }).end(body); };
-    const raw = {
+    const opaConfig = {
       services: { acme: { url: server.url } },
       keys: { hmac: { algorithm: 'HS256', key: SECRET } },
       bundles: { authz: { signing: { keyid: 'hmac' }, persist: true } },
       persistence_directory: dir,
     };
-    const services = parseServices(raw.services);
-    const keys = parseKeys(raw.keys);
+    const services = parseServices(opaConfig.services);
+    const keys = parseKeys(opaConfig.keys);
     const engine = new PolicyEngine();
     const plugin = new BundlePlugin({
-      config: parseBundlePluginConfig(raw, services, keys)!,
+      config: parseBundlePluginConfig(opaConfig, services, keys)!,
       services: new Map([...services].map(([name, s]) => [name, new ServiceClient(s, () => { throw new Error('no AWS credentials here'); })])),
       keys,
       engine,

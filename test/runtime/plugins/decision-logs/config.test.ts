@@ -49,8 +49,8 @@ describe('GIVEN a decision_logs section', () => {
   test.each([
     ['the section is absent', undefined, SERVICES, undefined],
     ['it is empty and no service exists', {}, NONE, undefined],
-  ])('WHEN %s THEN decision logging is off', (_, raw, services, expected) => {
-    expect(parseDecisionLogsConfig(raw, services)).toBe(expected);
+  ])('WHEN %s THEN decision logging is off', (_, section, services, expected) => {
+    expect(parseDecisionLogsConfig(section, services)).toBe(expected);
   });
 
   test('WHEN it names no service and console is off THEN the first service is used (OPA\'s fallback)', () => {
@@ -81,9 +81,9 @@ describe('GIVEN a decision_logs section', () => {
     ['a mask_decision without a leading slash', { service: 'logs', mask_decision: 'system/log/mask' }, 'decision_logs.mask_decision must be a path into data that begins with "/", such as "/system/log/mask", got "system/log/mask"'],
     ['a mask_decision with an empty segment', { service: 'logs', mask_decision: '/system//mask' }, 'decision_logs.mask_decision must be a path into data that begins with "/", such as "/system/log/mask", got "/system//mask"'],
     ['a drop_decision that is not a string', { service: 'logs', drop_decision: true }, 'decision_logs.drop_decision must be a path into data that begins with "/", such as "/system/log/drop", got true'],
-  ])('WHEN it holds %s THEN a ConfigError names the key and the value', (_, raw, message) => {
-    expect(() => parseDecisionLogsConfig(raw, SERVICES)).toThrow(ConfigError);
-    expect(() => parseDecisionLogsConfig(raw, SERVICES)).toThrow(message);
+  ])('WHEN it holds %s THEN a ConfigError names the key and the value', (_, section, message) => {
+    expect(() => parseDecisionLogsConfig(section, SERVICES)).toThrow(ConfigError);
+    expect(() => parseDecisionLogsConfig(section, SERVICES)).toThrow(message);
   });
 
   test('WHEN it names a service while none is configured THEN the error says so', () => {

@@ -53,10 +53,15 @@ export class RecordingServer {
     return this.url;
   }
 
+  /** The `services` entry of a service at this server, named `name`. */
+  public service(name: string): Record<string, unknown> {
+    if (!this.url) throw new Error('listen() first');
+    return { [name]: { url: this.url } };
+  }
+
   /** A ServiceClient for this server, as the extension would build it from `services`. */
   public client(name = 'logs'): ServiceClient {
-    if (!this.url) throw new Error('listen() first');
-    const config = parseServices({ [name]: { url: this.url } }).get(name)!;
+    const config = parseServices(this.service(name)).get(name)!;
     return new ServiceClient(config, () => { throw new Error('no AWS credentials in these tests'); });
   }
 
@@ -76,3 +81,15 @@ export class RecordingServer {
   }
 }
 
+/** A RecordingServer listening during each test of the calling `describe`, closed after it. */
+export function useRecordingServer(): () => RecordingServer {
+  let server: RecordingServer;
+  beforeEach(async () => {
+    server = new RecordingServer();
+    await server.listen();
+  });
+  afterEach(async () => {
+    await server.close();
+  });
+  return () => server;
+}

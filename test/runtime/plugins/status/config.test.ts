@@ -17,8 +17,8 @@ describe('GIVEN a status section', () => {
   test.each([
     ['the section is absent', undefined, SERVICES],
     ['it is empty and no service exists', {}, NONE],
-  ])('WHEN %s THEN status reporting is off', (_, raw, services) => {
-    expect(parseStatusConfig(raw, services)).toBeUndefined();
+  ])('WHEN %s THEN status reporting is off', (_, section, services) => {
+    expect(parseStatusConfig(section, services)).toBeUndefined();
   });
 
   test('WHEN it names no service and console is off THEN the first service is used (OPA\'s fallback)', () => {
@@ -38,8 +38,8 @@ describe('GIVEN a status section', () => {
     ['an unknown trigger', { trigger: 'often' }, 'status.trigger must be "periodic" or "manual", got "often"'],
     ['console that is not a boolean', { console: 1 }, 'status.console must be true or false, got 1'],
     ['a partition_name that is not a string', { service: 'control', partition_name: 5 }, 'status.partition_name must be a string, got 5'],
-  ])('WHEN it holds %s THEN a ConfigError names the key and the value', (_, raw, message) => {
-    expect(() => parseStatusConfig(raw, SERVICES)).toThrow(ConfigError);
-    expect(() => parseStatusConfig(raw, SERVICES)).toThrow(message);
+  ])('WHEN it holds %s THEN a ConfigError names the key and the value', (_, section, message) => {
+    expect(() => parseStatusConfig(section, SERVICES)).toThrow(ConfigError);
+    expect(() => parseStatusConfig(section, SERVICES)).toThrow(message);
   });
 });
