@@ -11,10 +11,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { LambdaEmulator } from '../../emulator/src';
-import { buildAuthz } from '../runtime/plugins/bundle/support/fixtures';
-import { LoopbackServer } from '../runtime/plugins/bundle/support/loopback-server';
+import { buildAuthz } from '../support/authz-bundles';
 import { gzipPieces, repeated, tarBlocks } from '../support/bundle-archive';
 import { freePort, synthesizeLayer, SynthesizedLayer } from '../support/layer';
+import { RecordingServer } from '../support/recording-server';
 
 const MiB = 1024 * 1024;
 const SIZE_LIMIT = 10 * MiB;
@@ -34,7 +34,7 @@ exports.handler = async () => {
 
 let layer: SynthesizedLayer;
 let tmp: string;
-let server: LoopbackServer;
+let server: RecordingServer;
 let emulator: LambdaEmulator | undefined;
 
 beforeAll(() => {
@@ -48,7 +48,7 @@ afterAll(() => {
 
 afterEach(async () => {
   await emulator?.close();
-  await server?.stop();
+  await server?.close();
 });
 
 /** The extension's node process: the one whose command line runs this layer's runtime. */
@@ -88,9 +88,9 @@ test('GIVEN size_limit_bytes of 10 MiB WHEN the bundle service serves three deco
     ['a valid bundle followed by 1 GiB of zeros', await gzipPieces([gunzipSync(r2), ...repeated(zeros, 1024)]), 'r2'],
   ];
   let body = r1;
-  server = new LoopbackServer();
+  server = new RecordingServer();
   server.handler = (_req, res: ServerResponse) => { res.writeHead(200, { etag: `"${body.length}"` }).end(body); };
-  await server.start();
+  await server.listen();
   const port = await freePort();
   layer = synthesizeLayer({ port });
   const layerDir = fs.mkdtempSync(path.join(tmp, 'layer-'));

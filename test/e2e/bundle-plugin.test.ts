@@ -10,11 +10,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { LambdaEmulator } from '../../emulator/src';
-import { buildAuthz, repack } from '../runtime/plugins/bundle/support/fixtures';
-import { LoopbackServer } from '../runtime/plugins/bundle/support/loopback-server';
-import { opaBuild } from '../runtime/plugins/bundle/support/opa-build';
-import { sigv4Problem } from '../runtime/services/sigv4-verifier';
+import { buildAuthz, repack } from '../support/authz-bundles';
 import { freePort, synthesizeLayer, SynthesizedLayer } from '../support/layer';
+import { buildWasmBundle } from '../support/opa';
+import { RecordingServer } from '../support/recording-server';
+import { sigv4Problem } from '../support/sigv4-verifier';
 
 const HMAC_SECRET = 'e2e-signing-secret';
 const SIZE_LIMIT = 200_000;
@@ -41,7 +41,7 @@ interface Answer {
 let layer: SynthesizedLayer;
 let tmp: string;
 let handlerFile: string;
-let server: LoopbackServer;
+let server: RecordingServer;
 let emulator: LambdaEmulator | undefined;
 let bundles: Record<string, Buffer>;
 
@@ -53,7 +53,7 @@ beforeAll(async () => {
   const [r1, r2, other, badSignature, overlapping, big] = await Promise.all([
     buildAuthz('r1'),
     buildAuthz('r2'),
-    opaBuild({ files: { '.manifest': JSON.stringify({ roots: ['other'] }), 'other.rego': 'package other\n\nhello := "world"\n' }, entrypoints: ['other/hello'], revision: 'o1' }),
+    buildWasmBundle({ modules: { 'other.rego': 'package other\n\nhello := "world"\n' }, manifest: { roots: ['other'] }, entrypoints: ['other/hello'], revision: 'o1' }),
     buildAuthz('bad-sig', { signing: { key: 'not-the-configured-secret', algorithm: 'HS256' } }),
     buildAuthz('overlap', { roots: ['authz', 'other/inner'] }),
     buildAuthz('big', { files: { 'authz/data.json': JSON.stringify({ blob: 'x'.repeat(SIZE_LIMIT) }) } }),
@@ -67,14 +67,14 @@ afterAll(() => {
 });
 
 beforeEach(async () => {
-  server = new LoopbackServer();
-  await server.start();
+  server = new RecordingServer();
+  await server.listen();
 });
 
 afterEach(async () => {
   await emulator?.close();
   emulator = undefined;
-  await server?.stop();
+  await server?.close();
 });
 
 /** A copy of the layer whose config.json adds `extra` (services, bundles, keys...) to what the construct wrote. */
@@ -194,7 +194,7 @@ describe('GIVEN a layer whose bundle comes from a bundle server', () => {
     await first.shutdown();
     await first.close();
     const downUrl = server.url;
-    await server.stop();
+    await server.close();
 
     // WHEN: a cold start with the service down.
     const cold = emulate(config(downUrl));
@@ -219,8 +219,8 @@ describe('GIVEN a layer whose bundle comes from a bundle server', () => {
     // THEN: init succeeds and a decision is undefined, not an error.
     expect(await lenient.start()).toMatchObject({ ok: true });
     expect(await ask(lenient)).toMatchObject({ status: 200, body: {} });
-    server = new LoopbackServer(); // afterEach stops one
-    await server.start();
+    server = new RecordingServer(); // afterEach stops one
+    await server.listen();
   });
 
   test('WHEN the bundle is in an S3 bucket THEN it is downloaded with the function\'s credentials, signed with SigV4', async () => {

@@ -7,9 +7,9 @@ import * as http from 'node:http';
 import * as path from 'node:path';
 import { LambdaEmulator } from '../../emulator/src';
 import { OpaBundle } from '../../src';
-import { RecordingServer } from '../runtime/plugins/decision-logs/recording-server';
 import { freePort, synthesizeLayer, SynthesizedLayer } from '../support/layer';
 import { buildWasmBundle } from '../support/opa';
+import { RecordingServer } from '../support/recording-server';
 
 const HANDLER = { file: path.join(__dirname, 'fixtures', 'decision-handler.js') };
 const TOKEN = 'e2e-bundle-token';

@@ -10,8 +10,8 @@ import * as path from 'node:path';
 import { LambdaEmulator } from '../../emulator/src';
 import { OpaBundle } from '../../src';
 import { buildRbacBundle } from './fixtures/rbac-bundle';
-import { RecordingServer } from '../runtime/plugins/decision-logs/recording-server';
 import { freePort, synthesizeLayer, SynthesizedLayer, writeTempBundle } from '../support/layer';
+import { RecordingServer } from '../support/recording-server';
 
 const HANDLER = { file: path.join(__dirname, 'fixtures', 'decision-handler.js') };
 const THRESHOLD_SECONDS = 2;

@@ -17,7 +17,7 @@ export function readPolicy(file: string): string {
 }
 
 export interface WasmBundleOptions {
-  /** Rego modules by file name (may contain `/`), e.g. `{ 'rbac.rego': src }`. */
+  /** Files of the build directory by relative path (may contain `/`): Rego modules, nested data files, e.g. `{ 'rbac.rego': src }`. */
   readonly modules: Record<string, string>;
   /** Entrypoints as slash paths, e.g. `['app/rbac/allow']`; one `-e` each. */
   readonly entrypoints: readonly string[];
@@ -27,6 +27,14 @@ export interface WasmBundleOptions {
   readonly revision?: string;
   /** Written as `.manifest` in the build directory (e.g. to set `roots`); `opa build` adds `wasm`. */
   readonly manifest?: object;
+  /** Signs the bundle, as `opa build --signing-key ... --signing-alg ...` does. */
+  readonly signing?: {
+    /** PEM private key, or the HMAC secret. */
+    readonly key: string;
+    readonly algorithm: 'RS256' | 'HS256' | 'ES256';
+    /** Extra claims (for example `scope`, `keyid`), as `--claims-file`. */
+    readonly claims?: Record<string, unknown>;
+  };
 }
 
 /** Runs `opa build -t wasm` on the given sources and returns the `.tar.gz` bytes. */
@@ -41,6 +49,14 @@ export async function buildWasmBundle(options: WasmBundleOptions): Promise<Buffe
     // Run inside the sources with relative paths, so error locations read `rbac.rego:3:1`.
     const args = ['build', '-t', 'wasm', ...options.entrypoints.flatMap((e) => ['-e', e])];
     if (options.revision !== undefined) args.push('--revision', options.revision);
+    if (options.signing) {
+      writeFile(path.join(dir, 'signing-key'), options.signing.key);
+      args.push('--signing-key', path.join(dir, 'signing-key'), '--signing-alg', options.signing.algorithm);
+      if (options.signing.claims) {
+        writeFile(path.join(dir, 'claims.json'), JSON.stringify(options.signing.claims));
+        args.push('--claims-file', path.join(dir, 'claims.json'));
+      }
+    }
     // With a .manifest in the sources, `opa build` must read the directory as a bundle (`-b`).
     args.push('-o', out, ...(options.manifest !== undefined ? ['-b', '.'] : ['.']));
     await run(OPA_BIN, args, src);

@@ -5,9 +5,9 @@ import { LifecycleHooks, RegisteredHooks, runLifecycle } from '../../../runtime/
 import type { InvokeEvent, ShutdownEvent } from '../../../runtime/src/lambda/types';
 import { parseSchedulerConfig } from '../../../runtime/src/scheduler/config';
 import { Scheduler } from '../../../runtime/src/scheduler/scheduler';
+import { CallLog, opaPlugins } from '../../support/fake-plugin';
+import { RecordingLogger } from '../../support/recording-logger';
 import { within } from '../../support/within';
-import { CallLog, opaPlugins } from '../scheduler/fake-plugin';
-import { RecordingLogger } from '../scheduler/recording-logger';
 
 type Hook = keyof LifecycleHooks | keyof RegisteredHooks;
 

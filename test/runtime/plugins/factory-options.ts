@@ -1,8 +1,8 @@
-import type { RecordingServer } from './decision-logs/recording-server';
 import type { ReportingPluginFactoryOptions } from '../../../runtime/src/contracts/plugin-factory';
 import { PolicyEngine } from '../../../runtime/src/engine/policy-engine';
 import { SILENT_LOGGER } from '../../../runtime/src/logger';
 import { parseServices } from '../../../runtime/src/services/service-config';
+import type { RecordingServer } from '../../support/recording-server';
 
 export const LABELS = { app: 'orders', id: 'instance-1', version: '0.1.0' };
 

@@ -1,6 +1,4 @@
 import { FakeClock } from './fake-clock';
-import { CallLog, FakePlugin, opaPlugins } from './fake-plugin';
-import { RecordingLogger } from './recording-logger';
 import type { Plugin } from '../../../runtime/src/contracts/plugin';
 import { PluginState } from '../../../runtime/src/contracts/plugin';
 import { ExtensionError } from '../../../runtime/src/errors';
@@ -8,6 +6,8 @@ import { SILENT_LOGGER } from '../../../runtime/src/logger';
 import { SchedulerConfig } from '../../../runtime/src/scheduler/config';
 import { Scheduler, SchedulerOptions, SHUTDOWN_SAFETY_MARGIN_MS } from '../../../runtime/src/scheduler/scheduler';
 import { SCHEDULER_DEFAULTS } from '../../../src/layer-contract';
+import { CallLog, FakePlugin, opaPlugins } from '../../support/fake-plugin';
+import { RecordingLogger } from '../../support/recording-logger';
 import { within } from '../../support/within';
 
 const SECOND = 1000;

@@ -4,12 +4,12 @@ import http from 'node:http';
 import https from 'node:https';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { sigv4Problem } from './sigv4-verifier';
 import type { AwsCredentials } from '../../../runtime/src/config/env';
 import { ConfigError } from '../../../runtime/src/errors';
 import { createServiceClients, ServiceClient, ServiceRequestError } from '../../../runtime/src/services/service-client';
 import { parseServices } from '../../../runtime/src/services/service-config';
-import { LoopbackServer } from '../plugins/bundle/support/loopback-server';
+import { RecordingServer, useRecordingServer } from '../../support/recording-server';
+import { sigv4Problem } from '../../support/sigv4-verifier';
 
 const CREDENTIALS: AwsCredentials = {
   accessKeyId: 'AKIDEXAMPLE',
@@ -56,15 +56,11 @@ function credentialHeaders(headers: http.IncomingHttpHeaders): Record<string, un
 }
 
 describe('ServiceClient', () => {
-  let server: LoopbackServer;
+  const useServer = useRecordingServer();
+  let server: RecordingServer;
 
-  beforeEach(async () => {
-    server = new LoopbackServer();
-    await server.start();
-  });
-
-  afterEach(async () => {
-    await server.stop();
+  beforeEach(() => {
+    server = useServer();
   });
 
   describe('bearer credentials', () => {
@@ -238,18 +234,18 @@ describe('ServiceClient', () => {
     });
 
     describe('credentials on redirects', () => {
-      let other: LoopbackServer;
+      let other: RecordingServer;
 
       beforeEach(async () => {
-        other = new LoopbackServer();
-        await other.start();
+        other = new RecordingServer();
+        await other.listen();
         other.handler = (_req, res) => { res.writeHead(200).end('moved here'); };
         resolveTestNamesToLoopback();
       });
 
       afterEach(async () => {
         jest.restoreAllMocks();
-        await other.stop();
+        await other.close();
       });
 
       /** `{other}` in a Location is the second server's port. */
@@ -379,9 +375,9 @@ describe('ServiceClient', () => {
 
     test('GIVEN nothing listens on the port WHEN requesting THEN the request fails naming the service', async () => {
       // GIVEN
-      const closed = new LoopbackServer();
-      const url = await closed.start();
-      await closed.stop();
+      const closed = new RecordingServer();
+      const url = await closed.listen();
+      await closed.close();
       const client = clientFor(url, {});
       // WHEN
       const result = client.request({ method: 'GET', path: 'x', signal: deadline() });

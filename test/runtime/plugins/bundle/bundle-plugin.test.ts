@@ -4,9 +4,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { buildAuthz, repack } from './support/fixtures';
-import { LoopbackServer } from './support/loopback-server';
-import { opaBuild } from './support/opa-build';
 import type { AwsCredentials } from '../../../../runtime/src/config/env';
 import { PluginState } from '../../../../runtime/src/contracts/plugin';
 import { PolicyEngine } from '../../../../runtime/src/engine/policy-engine';
@@ -16,7 +13,10 @@ import { parseBundlePluginConfig } from '../../../../runtime/src/plugins/bundle/
 import { parseKeys } from '../../../../runtime/src/plugins/bundle/keys';
 import { ServiceClient } from '../../../../runtime/src/services/service-client';
 import { parseServices } from '../../../../runtime/src/services/service-config';
-import { sigv4Problem } from '../../services/sigv4-verifier';
+import { buildAuthz, repack } from '../../../support/authz-bundles';
+import { buildWasmBundle } from '../../../support/opa';
+import { RecordingServer } from '../../../support/recording-server';
+import { sigv4Problem } from '../../../support/sigv4-verifier';
 
 const HMAC_SECRET = 'bundle-signing-secret';
 const SIZE_LIMIT = 200_000; // policy.wasm is about 135 kB
@@ -55,7 +55,7 @@ function serve(res: ServerResponse, archive: Buffer, etag: string): void {
 }
 
 describe('BundlePlugin', () => {
-  let server: LoopbackServer;
+  let server: RecordingServer;
   let dir: string;
   let r1: Buffer;
   let r2: Buffer;
@@ -65,13 +65,13 @@ describe('BundlePlugin', () => {
   });
 
   beforeEach(async () => {
-    server = new LoopbackServer();
-    await server.start();
+    server = new RecordingServer();
+    await server.listen();
     dir = await mkdtemp(path.join(os.tmpdir(), 'bundle-plugin-'));
   });
 
   afterEach(async () => {
-    await server.stop();
+    await server.close();
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -232,7 +232,7 @@ describe('BundlePlugin', () => {
 
     let other: Buffer;
     beforeAll(async () => {
-      other = await opaBuild({ files: { '.manifest': JSON.stringify({ roots: ['other'] }), 'other.rego': 'package other\n\nhello := "world"\n' }, entrypoints: ['other/hello'], revision: 'o1' });
+      other = await buildWasmBundle({ modules: { 'other.rego': 'package other\n\nhello := "world"\n' }, manifest: { roots: ['other'] }, entrypoints: ['other/hello'], revision: 'o1' });
     });
 
     test.each(Object.entries(faults))('GIVEN revision r1 serving WHEN the download fails with %s THEN r1 still answers, then r2 activates', async (_name, row) => {
@@ -330,7 +330,7 @@ describe('BundlePlugin', () => {
       const first = setup(opaConfig);
       await first.plugin.trigger(round());
       expect(existsSync(path.join(dir, 'bundles', 'authz', 'bundle.tar.gz'))).toBe(true);
-      await server.stop();
+      await server.close();
 
       // WHEN: a cold start, with the service unreachable.
       const cold = setup(opaConfig);
@@ -343,8 +343,8 @@ describe('BundlePlugin', () => {
       expect(cold.plugin.statuses().authz).toMatchObject({ active_revision: 'r1', code: 'bundle_error' });
       expect(cold.plugin.status().state).toBe(PluginState.OK);
       expect(() => cold.plugin.assertInitActivated()).not.toThrow();
-      server = new LoopbackServer(); // afterEach stops a server
-      await server.start();
+      server = new RecordingServer(); // afterEach stops a server
+      await server.listen();
     });
 
     test('GIVEN a persisted bundle that no longer verifies WHEN the plugin starts THEN it is not activated and the status says why', async () => {

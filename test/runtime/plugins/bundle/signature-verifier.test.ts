@@ -1,9 +1,9 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { buildAuthz, repack, unpack } from './support/fixtures';
 import { readBundleArchive } from '../../../../runtime/src/engine/bundle-archive';
 import type { BundleSigning } from '../../../../runtime/src/plugins/bundle/config';
 import { parseKeys } from '../../../../runtime/src/plugins/bundle/keys';
 import { globToRegExp, verifyBundleSignature } from '../../../../runtime/src/plugins/bundle/signature-verifier';
+import { buildAuthz, repack, unpack } from '../../../support/authz-bundles';
 
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const RSA_PRIVATE = rsa.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();

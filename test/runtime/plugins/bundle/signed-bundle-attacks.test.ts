@@ -9,8 +9,6 @@ import type { ServerResponse } from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { buildAuthz } from './support/fixtures';
-import { LoopbackServer } from './support/loopback-server';
 import { readBundleArchive } from '../../../../runtime/src/engine/bundle-archive';
 import { PolicyEngine } from '../../../../runtime/src/engine/policy-engine';
 import { BundlePlugin } from '../../../../runtime/src/plugins/bundle/bundle-plugin';
@@ -18,7 +16,9 @@ import { parseBundlePluginConfig } from '../../../../runtime/src/plugins/bundle/
 import { parseKeys } from '../../../../runtime/src/plugins/bundle/keys';
 import { ServiceClient } from '../../../../runtime/src/services/service-client';
 import { parseServices } from '../../../../runtime/src/services/service-config';
+import { buildAuthz } from '../../../support/authz-bundles';
 import { END_OF_ARCHIVE, paxRecords, tarBlocks, TarEntry } from '../../../support/bundle-archive';
+import { RecordingServer } from '../../../support/recording-server';
 
 const SECRET = 'attack-test-signing-secret';
 const SIGNING = { key: SECRET, algorithm: 'HS256' as const };
@@ -39,7 +39,7 @@ describe('GIVEN a signed bundle active and persisted, and signing required', () 
   let signedR1: Buffer;
   let signed: TarEntry[];
   let evil: TarEntry[];
-  let server: LoopbackServer;
+  let server: RecordingServer;
   let dir: string;
 
   beforeAll(async () => {
@@ -54,13 +54,13 @@ describe('GIVEN a signed bundle active and persisted, and signing required', () 
   });
 
   beforeEach(async () => {
-    server = new LoopbackServer();
-    await server.start();
+    server = new RecordingServer();
+    await server.listen();
     dir = await mkdtemp(path.join(os.tmpdir(), 'bundle-attacks-'));
   });
 
   afterEach(async () => {
-    await server.stop();
+    await server.close();
     await rm(dir, { recursive: true, force: true });
   });
 

@@ -1,8 +1,8 @@
-import { useRecordingServer } from './recording-server';
 import { ConfigError } from '../../../../runtime/src/errors';
 import { createDecisionLogsPlugin } from '../../../../runtime/src/plugins/decision-logs/create-decision-logs-plugin';
 import { DecisionLogsPlugin } from '../../../../runtime/src/plugins/decision-logs/decision-logs-plugin';
 import { PLUGIN } from '../../../../src/layer-contract';
+import { useRecordingServer } from '../../../support/recording-server';
 import { within } from '../../../support/within';
 import { factoryOptions, LABELS } from '../factory-options';
 

@@ -1,11 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { RecordingServer } from './recording-server';
 import type { DecisionRecord } from '../../../../runtime/src/contracts/decision-record';
 import { PluginState } from '../../../../runtime/src/contracts/plugin';
-import { Logger } from '../../../../runtime/src/logger';
 import { parseDecisionLogsConfig } from '../../../../runtime/src/plugins/decision-logs/config';
 import { DecisionLogsPlugin, METRIC } from '../../../../runtime/src/plugins/decision-logs/decision-logs-plugin';
 import { parseServices } from '../../../../runtime/src/services/service-config';
+import { RecordingLogger } from '../../../support/recording-logger';
+import { RecordingServer } from '../../../support/recording-server';
 import { within } from '../../../support/within';
 
 const LABELS = { id: 'instance-1', version: '0.1.0', app: 'orders' };
@@ -25,13 +25,7 @@ afterEach(async () => {
 /** A log of what the plugin printed and logged, for assertions. */
 class Captured {
   public readonly lines: Array<Record<string, unknown>> = [];
-  public readonly logs: Array<{ level: string; msg: string; fields?: Record<string, unknown> }> = [];
-  public readonly logger: Logger = {
-    debug: (msg, fields) => this.logs.push({ level: 'debug', msg, fields }),
-    info: (msg, fields) => this.logs.push({ level: 'info', msg, fields }),
-    warn: (msg, fields) => this.logs.push({ level: 'warn', msg, fields }),
-    error: (msg, fields) => this.logs.push({ level: 'error', msg, fields }),
-  };
+  public readonly logger = new RecordingLogger();
   public readonly write = (line: string): void => { this.lines.push(JSON.parse(line)); };
 }
 
@@ -220,7 +214,7 @@ describe('GIVEN decision logs to a service', () => {
 
     expect(receivedIds()).toEqual(records.slice(4).map((r) => r.decisionId));
     expect(p.metrics()[METRIC.droppedBufferFull]).toBe(4);
-    const drops = captured.logs.filter((l) => l.level === 'error' && l.msg.startsWith('Dropped decision log events from buffer'));
+    const drops = captured.logger.lines.filter((l) => l.level === 'error' && l.msg.startsWith('Dropped decision log events from buffer'));
     expect(drops.reduce((n, l) => n + (l.fields?.dropped as number), 0)).toBe(4);
     expect(drops.flatMap((l) => l.fields?.decision_ids as string[])).toEqual(records.slice(0, 4).map((r) => r.decisionId));
     expect(drops[drops.length - 1].fields?.total_dropped).toBe(4);
@@ -271,7 +265,7 @@ describe('GIVEN a decision log plugin at SHUTDOWN', () => {
 
     expect(captured.lines.map((l) => l.decision_id)).toEqual(records.map((r) => r.decisionId));
     for (const line of captured.lines) expect(line).toMatchObject({ msg: 'Decision Log', type: 'openpolicyagent.org/decision_logs', level: 'info', labels: LABELS });
-    expect(captured.logs).toContainEqual(expect.objectContaining({ level: 'warn', msg: 'decision log events not uploaded before shutdown; written to stdout', fields: expect.objectContaining({ count: 2 }) }));
+    expect(captured.logger.lines).toContainEqual(expect.objectContaining({ level: 'warn', msg: 'decision log events not uploaded before shutdown; written to stdout', fields: expect.objectContaining({ count: 2 }) }));
     expect(p.metrics()[METRIC.writtenToConsoleAtShutdown]).toBe(2);
     expect(p.buffered).toBe(0);
     expect(p.status().state).toBe(PluginState.NOT_READY);

@@ -3,8 +3,8 @@ import { ConfigError } from '../../../../runtime/src/errors';
 import { createStatusPlugin, CreateStatusPluginOptions } from '../../../../runtime/src/plugins/status/create-status-plugin';
 import { StatusPlugin } from '../../../../runtime/src/plugins/status/status-plugin';
 import { PLUGIN } from '../../../../src/layer-contract';
+import { useRecordingServer } from '../../../support/recording-server';
 import { within } from '../../../support/within';
-import { useRecordingServer } from '../decision-logs/recording-server';
 import { factoryOptions, LABELS } from '../factory-options';
 
 const PLUGIN_STATES = { bundle: { state: PluginState.OK }, status: { state: PluginState.NOT_READY } };

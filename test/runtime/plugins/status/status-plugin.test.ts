@@ -4,8 +4,8 @@ import { parseStatusConfig } from '../../../../runtime/src/plugins/status/config
 import { buildStatusPayload, StatusSources } from '../../../../runtime/src/plugins/status/status-payload';
 import { StatusPlugin } from '../../../../runtime/src/plugins/status/status-plugin';
 import { parseServices } from '../../../../runtime/src/services/service-config';
+import { RecordingServer } from '../../../support/recording-server';
 import { within } from '../../../support/within';
-import { RecordingServer } from '../decision-logs/recording-server';
 
 const LABELS = { app: 'orders', id: '1780d507-aea2-45cc-ae50-fa153c8e4a5a', version: '0.1.0' };
 /** As the bundle plugin reports a bundle (https://www.openpolicyagent.org/docs/management-status). */

@@ -3,9 +3,9 @@ import { ConfigError } from '../../../../runtime/src/errors';
 import type { OutgoingRequest } from '../../../../runtime/src/services/credentials/credentials-strategy';
 import { S3_SIGNING_STRATEGY, S3SigningCredentials } from '../../../../runtime/src/services/credentials/s3-signing';
 import { RawReply, send } from '../../../support/http-client';
+import { RecordingServer } from '../../../support/recording-server';
+import { sigv4Problem } from '../../../support/sigv4-verifier';
 import { within } from '../../../support/within';
-import { LoopbackServer } from '../../plugins/bundle/support/loopback-server';
-import { sigv4Problem } from '../sigv4-verifier';
 
 const KEY = 'services.s3.credentials.s3_signing';
 
@@ -52,16 +52,16 @@ describe('S3_SIGNING_STRATEGY', () => {
 
   describe('prepare, checked by a SigV4 verifier (aws4)', () => {
     /** One server for the block: it checks each request against the AWS service the test signs for. */
-    const server = new LoopbackServer();
+    const server = new RecordingServer();
     let signingFor = 's3';
     beforeAll(async () => {
       server.handler = (req, res, body) => {
         const problem = sigv4Problem(req, body, { ...CREDENTIALS, service: signingFor });
         res.writeHead(problem ? 403 : 200).end(problem ?? 'verified');
       };
-      await server.start();
+      await server.listen();
     });
-    afterAll(() => server.stop());
+    afterAll(() => server.close());
 
     interface Case {
       readonly service?: string;

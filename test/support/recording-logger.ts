@@ -1,4 +1,4 @@
-import type { LogFields, Logger, LogLevel } from '../../../runtime/src/logger';
+import type { LogFields, Logger, LogLevel } from '../../runtime/src/logger';
 
 export interface LogLine {
   readonly level: LogLevel;

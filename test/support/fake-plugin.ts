@@ -1,5 +1,5 @@
-import type { Plugin, PluginStatus } from '../../../runtime/src/contracts/plugin';
-import { PluginState } from '../../../runtime/src/contracts/plugin';
+import type { Plugin, PluginStatus } from '../../runtime/src/contracts/plugin';
+import { PluginState } from '../../runtime/src/contracts/plugin';
 
 /** What a fake plugin does when called. */
 export type Behaviour =
