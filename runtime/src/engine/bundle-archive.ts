@@ -41,6 +41,17 @@ export interface ArchiveLimits {
   readonly maxTotalBytes: number;
 }
 
+/** OPA's `bundle.DefaultSizeLimitBytes`: 1 GiB, a guard against gzip bombs. */
+export const DEFAULT_SIZE_LIMIT_BYTES = 1024 * 1024 * 1024;
+
+/**
+ * The limits a bundle's `size_limit_bytes` sets: each file, as in OPA, and the whole inflated
+ * archive, since all of it sits in the function's memory.
+ */
+export function archiveLimits(sizeLimitBytes: number = DEFAULT_SIZE_LIMIT_BYTES): ArchiveLimits {
+  return { maxFileBytes: sizeLimitBytes, maxTotalBytes: sizeLimitBytes };
+}
+
 const BLOCK = 512;
 /** Largest pax or GNU long-name record accepted (node-tar's own default). */
 const MAX_META_BYTES = 1024 * 1024;

@@ -6,7 +6,7 @@
  */
 import { parse as parseYaml } from 'yaml';
 import { Bundle, BundleManifest, WasmResolver } from './bundle';
-import { ArchiveLimits, BundleFile, readBundleArchive } from './bundle-archive';
+import { ArchiveLimits, archiveLimits, BundleFile, readBundleArchive } from './bundle-archive';
 import { rootsContain, rootsOverlap, splitPath } from './bundle-roots';
 import { DocumentBuilder, isPlainObject, setOwn } from './documents';
 import { BundleError } from '../errors';
@@ -14,12 +14,9 @@ import { Pacer } from '../pacer';
 
 const DATA_FILES = new Set(['data.json', 'data.yaml', 'data.yml']);
 
-/** OPA's `bundle.DefaultSizeLimitBytes` (1 GiB), for each file and for the whole archive. */
-export const DEFAULT_ARCHIVE_LIMITS: ArchiveLimits = { maxFileBytes: 1024 ** 3, maxTotalBytes: 1024 ** 3 };
-
 /** Reads an archive and its bundle: {@link readBundleArchive}, then {@link parseBundle}. */
 export async function readBundle(
-  name: string, archive: Buffer, limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS, signal?: AbortSignal,
+  name: string, archive: Buffer, limits: ArchiveLimits = archiveLimits(), signal?: AbortSignal,
 ): Promise<Bundle> {
   return parseBundle(name, await readBundleArchive(name, archive, limits, signal), signal);
 }

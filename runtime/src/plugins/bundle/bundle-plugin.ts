@@ -8,7 +8,7 @@ import { BundleInitFailure, PLUGIN } from '../../../../src/layer-contract';
 import { raceAbort } from '../../abort';
 import { Plugin, PluginState, PluginStatus } from '../../contracts/plugin';
 import type { Bundle } from '../../engine/bundle';
-import { readBundleArchive } from '../../engine/bundle-archive';
+import { archiveLimits, readBundleArchive } from '../../engine/bundle-archive';
 import { parseBundle } from '../../engine/bundle-reader';
 import type { PolicyEngine } from '../../engine/policy-engine';
 import { BundleError, errorMessage, ExtensionError, toError } from '../../errors';
@@ -198,10 +198,7 @@ export class BundlePlugin implements Plugin {
    * all judge that one list, so what was verified is what activates.
    */
   private async prepare(source: BundleSource, archive: Buffer, signal: AbortSignal): Promise<Bundle> {
-    // size_limit_bytes caps each file, as in OPA, and the whole inflated archive: the function's
-    // memory holds all of it.
-    const limits = { maxFileBytes: source.sizeLimitBytes, maxTotalBytes: source.sizeLimitBytes };
-    const files = await readBundleArchive(source.name, archive, limits, signal);
+    const files = await readBundleArchive(source.name, archive, archiveLimits(source.sizeLimitBytes), signal);
     await verifyBundleSignature(source.name, files, source.signing, this.options.keys, signal);
     return parseBundle(source.name, files, signal);
   }

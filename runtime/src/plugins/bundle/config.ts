@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import type { KeyConfig } from './keys';
 import { BundleInitFailure } from '../../../../src/layer-contract';
 import { optionalObject, requiredObject } from '../../config/config-values';
+import { DEFAULT_SIZE_LIMIT_BYTES } from '../../engine/bundle-archive';
 import { ConfigError } from '../../errors';
 import type { ServiceConfig } from '../../services/service-config';
 
@@ -39,13 +40,13 @@ export interface BundleSource {
   readonly persist: boolean;
   /** Set when the bundle's signature is verified (with `signing`, or whenever `keys` exist). */
   readonly signing?: BundleSigning;
-  /** Largest file allowed in the bundle (and largest download), in bytes. */
+  /** `size_limit_bytes`: largest file, largest download and largest inflated archive, in bytes. */
   readonly sizeLimitBytes: number;
   readonly onInitFailure: BundleInitFailure;
 }
 
-/** OPA's `bundle.DefaultSizeLimitBytes`: 1 GiB, a guard against gzip bombs. */
-export const DEFAULT_SIZE_LIMIT_BYTES = 1024 * 1024 * 1024;
+/** The archive reader owns the default, so embedded bundles get the same one. */
+export { DEFAULT_SIZE_LIMIT_BYTES };
 /**
  * OPA defaults `persistence_directory` to `$PWD/.opa`; in Lambda only `/tmp` is writable. Note that
  * `/tmp` lives as long as one execution environment: to keep bundles across cold starts, point
