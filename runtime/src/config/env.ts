@@ -22,6 +22,16 @@ export interface AwsCredentials {
   readonly region: string;
 }
 
+/** An AWS service as the AWS SDKs name it in endpoint variables and hostnames. */
+export interface AwsEndpointService {
+  /** For messages, e.g. `AWS Secrets Manager`. */
+  readonly name: string;
+  /** The service's part of `AWS_ENDPOINT_URL_<SERVICE>`, e.g. `SECRETS_MANAGER`. */
+  readonly envId: string;
+  /** The first label of its regional hostname, e.g. `secretsmanager`. */
+  readonly endpointPrefix: string;
+}
+
 export class ExtensionEnvironment {
   public constructor(private readonly env: Environment = process.env) {}
 
@@ -67,6 +77,28 @@ export class ExtensionEnvironment {
     const region = AWS_REGION || AWS_DEFAULT_REGION;
     if (!region) throw new ConfigError('AWS_REGION is not set: s3_signing.environment_credentials needs it');
     return { accessKeyId: AWS_ACCESS_KEY_ID, secretAccessKey: AWS_SECRET_ACCESS_KEY, sessionToken: AWS_SESSION_TOKEN || undefined, region };
+  }
+
+  /**
+   * The base URL of an AWS service the extension calls itself (Secrets Manager, SSM), found as the
+   * AWS SDKs find it (https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html):
+   * `AWS_ENDPOINT_URL_<SERVICE>`, else `AWS_ENDPOINT_URL` (both ignored when
+   * `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS` is `true`), else the service's regional endpoint.
+   */
+  public awsEndpoint(service: AwsEndpointService): string {
+    const ignore = (this.env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS ?? '').toLowerCase() === 'true';
+    for (const name of ignore ? [] : [`AWS_ENDPOINT_URL_${service.envId}`, 'AWS_ENDPOINT_URL']) {
+      const value = this.env[name];
+      if (!value) continue;
+      if (!/^https?:\/\/[^/]/.test(value)) throw new ConfigError(`${name} must be an http(s) URL, got ${JSON.stringify(value)}`);
+      return value.replace(/\/+$/, '');
+    }
+    const region = this.env.AWS_REGION || this.env.AWS_DEFAULT_REGION;
+    if (!region) throw new ConfigError(`AWS_REGION is not set: ${service.name} needs it`);
+    if (!/^[a-z0-9-]+$/.test(region)) throw new ConfigError(`AWS_REGION must be a region name, got ${JSON.stringify(region)}`);
+    // The China partition's domain; other partitions' endpoints are set through the variables above.
+    const domain = region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com';
+    return `https://${service.endpointPrefix}.${region}.${domain}`;
   }
 
   /** Values for `${NAME}` references in the configuration file. */

@@ -3,7 +3,8 @@ import * as https from 'node:https';
 import type { RequestAuthorizer } from './credentials/credentials-strategy';
 import { findCredentialsStrategy } from './credentials/registry';
 import { ServiceConfig } from './service-config';
-import type { AwsCredentials } from '../config/env';
+import { AwsCredentials, AwsEndpointService, ExtensionEnvironment } from '../config/env';
+import { errorMessage } from '../errors';
 
 export interface ServiceRequest {
   readonly method: 'GET' | 'POST';
@@ -58,13 +59,18 @@ export class ServiceClient {
   /**
    * Throws a `ConfigError` when the service's credentials need what the environment lacks (as the
    * environment's AWS credentials), so that init fails instead of every request later.
+   * `awsEndpoint` finds the AWS services a kind of credentials calls itself (a secret's).
    */
-  public constructor(public readonly config: ServiceConfig, credentials: () => AwsCredentials) {
+  public constructor(
+    public readonly config: ServiceConfig,
+    credentials: () => AwsCredentials,
+    awsEndpoint: (service: AwsEndpointService) => string = (service) => new ExtensionEnvironment().awsEndpoint(service),
+  ) {
     const c = config.credentials;
     if (c !== undefined) {
       const strategy = findCredentialsStrategy(c.type);
       if (!strategy) throw new Error(`service ${config.name}: no strategy for credentials of type ${c.type}`);
-      this.authorizer = strategy.authorizer(c, { awsCredentials: credentials });
+      this.authorizer = strategy.authorizer(c, { awsCredentials: credentials, awsEndpoint });
     }
   }
 
@@ -72,8 +78,26 @@ export class ServiceClient {
    * Sends the request and returns the whole response; any status is returned (callers decide
    * what 304 or 404 mean). Network errors, timeouts, aborts, a body cut short and a body over
    * `maxBodyBytes` reject with a `ServiceRequestError` (or the signal's reason on abort).
+   *
+   * When the service's own host refuses the credentials (401 or 403) and they can rotate (a token
+   * read from a secret), they are read again once and, if they changed, the request is sent once
+   * more with them.
    */
   public async request(req: ServiceRequest): Promise<ServiceResponse> {
+    const first = await this.exchange(req);
+    if (!first.authorized || !AUTH_FAILURES.has(first.response.status) || !this.authorizer?.refresh) return first.response;
+    let changed: boolean;
+    try {
+      changed = await this.authorizer.refresh(req.signal);
+    } catch (err) {
+      if (req.signal.aborted && err === req.signal.reason) throw err;
+      throw new ServiceRequestError(this.config.name, `service ${this.config.name}: answered ${first.response.status} and reading its credentials again failed: ${errorMessage(err)}`, { cause: err });
+    }
+    return changed ? (await this.exchange(req)).response : first.response;
+  }
+
+  /** One request and its redirects; `authorized` says whether the last hop carried the credentials. */
+  private async exchange(req: ServiceRequest): Promise<{ response: ServiceResponse; authorized: boolean }> {
     if (req.signal.aborted) throw req.signal.reason;
     const first = new URL(this.config.url + '/' + req.path.replace(/^\/+/, ''));
     let url = first;
@@ -84,12 +108,13 @@ export class ServiceClient {
     for (let hop = 0; ; hop++) {
       // Bearer tokens and SigV4 signatures go to the service's own host only (stricter than Go,
       // which would send a bearer token to a subdomain or another port too).
-      const headers = !stripSensitive && url.host === first.host
+      const authorized = !stripSensitive && url.host === first.host;
+      const headers = authorized
         ? await this.authorize(req, url)
         : forwardedHeaders({ ...this.config.headers, ...req.headers }, stripSensitive);
       const response = await this.send(url, req, headers);
       const location = response.headers.get('location');
-      if (!REDIRECT_STATUSES.has(response.status) || req.method !== 'GET' || !location) return response;
+      if (!REDIRECT_STATUSES.has(response.status) || req.method !== 'GET' || !location) return { response, authorized: authorized && this.authorizer !== undefined };
       if (hop >= MAX_REDIRECTS) {
         throw new ServiceRequestError(this.config.name, `service ${this.config.name}: more than ${MAX_REDIRECTS} redirects from ${first.pathname}`);
       }
@@ -173,6 +198,9 @@ export class ServiceClient {
   }
 }
 
+/** The statuses by which a service refuses credentials. */
+const AUTH_FAILURES = new Set([401, 403]);
+
 /** Go's HTTP client follows up to 10 redirects; bundle servers behind a CDN or presigned URLs use them. */
 const MAX_REDIRECTS = 10;
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
@@ -220,8 +248,12 @@ function toHeaders(raw: http.IncomingHttpHeaders): Headers {
  * credentials reads them once here, so that missing ones fail init as a configuration error
  * instead of failing every download later.
  */
-export function createServiceClients(services: ReadonlyMap<string, ServiceConfig>, credentials: () => AwsCredentials): Map<string, ServiceClient> {
+export function createServiceClients(
+  services: ReadonlyMap<string, ServiceConfig>,
+  credentials: () => AwsCredentials,
+  awsEndpoint?: (service: AwsEndpointService) => string,
+): Map<string, ServiceClient> {
   const clients = new Map<string, ServiceClient>();
-  for (const [name, config] of services) clients.set(name, new ServiceClient(config, credentials));
+  for (const [name, config] of services) clients.set(name, new ServiceClient(config, credentials, awsEndpoint));
   return clients;
 }

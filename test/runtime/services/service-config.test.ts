@@ -44,7 +44,7 @@ describe('parseServices', () => {
     ['a timeout of zero', { a: { url: 'http://a', response_header_timeout_seconds: 0 } }, 'services.a.response_header_timeout_seconds must be a number of seconds > 0, got 0'],
     ['two kinds of credentials', { a: { url: 'http://a', credentials: { bearer: { token: 't' }, s3_signing: {} } } }, 'services.a.credentials must hold one kind of credentials, got bearer, s3_signing'],
     // One row per kind shows its parser gets the full key; the rest of its checks are in credentials/.
-    ['a bearer without token', { a: { url: 'http://a', credentials: { bearer: {} } } }, 'services.a.credentials.bearer needs token or token_path'],
+    ['a bearer without token', { a: { url: 'http://a', credentials: { bearer: {} } } }, 'services.a.credentials.bearer needs token, token_path or token_from'],
     ['an empty s3_signing', { a: { url: 'http://a', credentials: { s3_signing: {} } } }, 'services.a.credentials.s3_signing supports environment_credentials (the credentials Lambda gives the extension), got none'],
     ['oauth2 credentials', { a: { url: 'http://a', credentials: { oauth2: {} } } }, 'services.a.credentials.oauth2 is not supported; use bearer or s3_signing'],
     ['client_tls credentials', { a: { url: 'http://a', credentials: { client_tls: {} } } }, 'services.a.credentials.client_tls is not supported; use bearer or s3_signing'],

@@ -12,9 +12,9 @@
  *   the environment lacks what the kind needs, so init fails instead of every request later.
  * - `prepare` runs before every request to the service's own host, and only there: the client
  *   sends no credentials to a host a redirect leads to. Read what can rotate (a token file, the
- *   function's AWS credentials) at each call.
+ *   function's AWS credentials) at each call, or cache it and implement `refresh`.
  */
-import type { AwsCredentials } from '../../config/env';
+import type { AwsCredentials, AwsEndpointService } from '../../config/env';
 
 /** The parsed section of one kind of credentials. */
 export interface ServiceCredentials {
@@ -26,6 +26,8 @@ export interface ServiceCredentials {
 export interface CredentialsContext {
   /** The credentials and region Lambda gives the extension; throws a `ConfigError` when they are not set. */
   readonly awsCredentials: () => AwsCredentials;
+  /** The base URL of an AWS service the kind calls itself; throws a `ConfigError` when it cannot be found. */
+  readonly awsEndpoint: (service: AwsEndpointService) => string;
 }
 
 /** A request about to go to the service's own host. */
@@ -44,6 +46,13 @@ export interface OutgoingRequest {
 export interface RequestAuthorizer {
   /** Adds the `Authorization` (or signature) headers to `request.headers`; rejects when it cannot. */
   prepare(request: OutgoingRequest): Promise<void>;
+  /**
+   * Called when the service answered 401 or 403 to a request `prepare` authorized: reads
+   * credentials that may have rotated (a token kept in a secret) again, and resolves to whether
+   * they changed, in which case the client sends the request once more. Rejects when the read
+   * fails. A kind whose credentials cannot go stale leaves it out.
+   */
+  refresh?(signal: AbortSignal): Promise<boolean>;
 }
 
 export interface CredentialsStrategy<C extends ServiceCredentials = ServiceCredentials> {

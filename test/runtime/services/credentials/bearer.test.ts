@@ -9,7 +9,7 @@ const KEY = 'services.acme.credentials.bearer';
 /** The headers a request to the service carries once the credentials prepared it. */
 async function preparedHeaders(credentials: BearerCredentials, headers: Record<string, string> = {}): Promise<Record<string, string>> {
   const request = { method: 'GET', url: new URL('https://bundles.example.com/v1/bundles/authz'), headers: { ...headers }, signal: AbortSignal.timeout(5_000) };
-  await BEARER_STRATEGY.authorizer(credentials, { awsCredentials: () => { throw new Error('bearer needs no AWS credentials'); } }).prepare(request);
+  await BEARER_STRATEGY.authorizer(credentials, { awsCredentials: () => { throw new Error('bearer needs no AWS credentials'); }, awsEndpoint: () => { throw new Error('bearer with a token needs no AWS endpoint'); } }).prepare(request);
   return request.headers;
 }
 
@@ -20,8 +20,8 @@ describe('BEARER_STRATEGY', () => {
 
   describe('parse', () => {
     test.each<[string, Record<string, unknown>, BearerCredentials]>([
-      ['a token', { token: 't' }, { type: 'bearer', token: 't', tokenPath: undefined, scheme: 'Bearer' }],
-      ['a token_path and a scheme', { token_path: '/tmp/token', scheme: 'Token' }, { type: 'bearer', token: undefined, tokenPath: '/tmp/token', scheme: 'Token' }],
+      ['a token', { token: 't' }, { type: 'bearer', token: 't', tokenPath: undefined, tokenFrom: undefined, scheme: 'Bearer' }],
+      ['a token_path and a scheme', { token_path: '/tmp/token', scheme: 'Token' }, { type: 'bearer', token: undefined, tokenPath: '/tmp/token', tokenFrom: undefined, scheme: 'Token' }],
     ])('GIVEN %s WHEN parsed THEN the scheme defaults to Bearer', (_name, section, expected) => {
       expect(BEARER_STRATEGY.parse(section, KEY)).toStrictEqual(expected);
     });
@@ -29,7 +29,7 @@ describe('BEARER_STRATEGY', () => {
     test.each<[string, Record<string, unknown>, string]>([
       ['a token that is not a string', { token: 1 }, `${KEY}.token must be a string`],
       ['a token_path that is not a string', { token_path: 1 }, `${KEY}.token_path must be a string, got 1`],
-      ['neither token nor token_path', {}, `${KEY} needs token or token_path`],
+      ['neither token nor token_path', {}, `${KEY} needs token, token_path or token_from`],
       ['an empty scheme', { token: 't', scheme: '' }, `${KEY}.scheme must be a non-empty string, got ""`],
       ['a null scheme', { token: 't', scheme: null }, `${KEY}.scheme must be a non-empty string, got null`],
     ])('GIVEN %s WHEN parsed THEN a ConfigError names the key', (_name, section, message) => {

@@ -8,6 +8,8 @@ import { sigv4Problem } from '../../../support/sigv4-verifier';
 import { within } from '../../../support/within';
 
 const KEY = 'services.s3.credentials.s3_signing';
+/** s3_signing calls no AWS service of its own. */
+const NO_ENDPOINT = () => { throw new Error('s3_signing needs no AWS endpoint'); };
 
 const CREDENTIALS: AwsCredentials = {
   accessKeyId: 'AKIDEXAMPLE',
@@ -45,7 +47,8 @@ describe('S3_SIGNING_STRATEGY', () => {
       // GIVEN
       const missing = () => { throw new ConfigError('AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set'); };
       // WHEN / THEN
-      expect(() => S3_SIGNING_STRATEGY.authorizer(S3_SIGNING_STRATEGY.parse({ environment_credentials: {} }, KEY), { awsCredentials: missing }))
+      const credentials = S3_SIGNING_STRATEGY.parse({ environment_credentials: {} }, KEY);
+      expect(() => S3_SIGNING_STRATEGY.authorizer(credentials, { awsCredentials: missing, awsEndpoint: NO_ENDPOINT }))
         .toThrow(new ConfigError('AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set'));
     });
   });
@@ -75,7 +78,8 @@ describe('S3_SIGNING_STRATEGY', () => {
     async function signAndSend({ service = 's3', method = 'GET', resource, body, credentials = CREDENTIALS }: Case): Promise<RawReply> {
       signingFor = service;
       const section = { environment_credentials: {}, service };
-      const authorizer = S3_SIGNING_STRATEGY.authorizer(S3_SIGNING_STRATEGY.parse(section, KEY), { awsCredentials: () => credentials });
+      const context = { awsCredentials: () => credentials, awsEndpoint: NO_ENDPOINT };
+      const authorizer = S3_SIGNING_STRATEGY.authorizer(S3_SIGNING_STRATEGY.parse(section, KEY), context);
       const url = new URL(`${server.url}/${resource}`);
       // As the client hands them over: lower case, with content-length (and a type) for a body.
       const headers: Record<string, string> = body ? { 'x-tenant': 'acme', 'content-type': 'application/json', 'content-length': String(body.length) } : { 'x-tenant': 'acme' };
