@@ -1,3 +1,4 @@
 export { BundleInitFailure } from './layer-contract';
 export * from './opa-bundle';
 export * from './opa-extension-layer';
+export * from './opa-secret';

@@ -4,6 +4,7 @@ import { Token } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { BundleInitFailure } from './layer-contract';
+import type { OpaSecret } from './opa-secret';
 import { OpaBundleBinding } from './private/bundle-binding';
 import { bearerCredentials, checkHttpUrl, envName, serviceFromEnvironment } from './private/config-binding';
 
@@ -46,13 +47,24 @@ export interface OpaRemoteBundleOptions {
 /** Options for `OpaBundle.fromUrl`. */
 export interface OpaUrlBundleOptions extends OpaRemoteBundleOptions {
   /**
-   * A bearer token sent as `Authorization: Bearer <token>`. Put a reference to an environment
-   * variable of the function here (`'${BUNDLE_TOKEN}'`) rather than the secret itself: the value
-   * is written into the layer.
+   * A bearer token sent as `Authorization: Bearer <token>`. The value is written into the layer:
+   * prefer `bearerTokenSecret`, which keeps the token in Secrets Manager or SSM; at least put a
+   * reference to an environment variable of the function here (`'${BUNDLE_TOKEN}'`) rather than
+   * the token itself. Not together with `bearerTokenSecret`.
    *
    * @default - no Authorization header
    */
   readonly bearerToken?: string;
+
+  /**
+   * A bearer token kept in Secrets Manager or an SSM `SecureString` parameter, read by the
+   * extension during init with the function's role (which is granted reading that secret only),
+   * and read again once when the bundle server answers 401 or 403 (rotation). Not together with
+   * `bearerToken`.
+   *
+   * @default - no token from a secret
+   */
+  readonly bearerTokenSecret?: OpaSecret;
 }
 
 /**
@@ -151,10 +163,14 @@ class UrlBundle extends OpaBundle {
     const name = nameFromPath(scope, 'fromUrl', this.resource, this.options.name);
     checkHttpUrl(`${scope.node.path}: OpaBundle.fromUrl`, 'url', this.url);
     const service = `bundles_${name}`;
+    const bearer = bearerCredentials(`${scope.node.path}: OpaBundle.fromUrl`, '', service, this.options.bearerToken, this.options.bearerTokenSecret);
+    const binding = serviceFromEnvironment(service, envName(name, 'BUNDLE_URL'), this.url, bearer.credentials);
     return {
       name,
-      ...serviceFromEnvironment(service, envName(name, 'BUNDLE_URL'), this.url, bearerCredentials(this.options.bearerToken)),
+      services: binding.services,
+      environment: { ...binding.environment, ...bearer.environment },
       pluginConfig: remoteBundle(name, service, this.resource, this.options),
+      ...(bearer.grant ? { grant: bearer.grant } : {}),
     };
   }
 }

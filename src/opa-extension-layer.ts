@@ -4,6 +4,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct, IConstruct } from 'constructs';
 import { DEFAULT_PORT, ENV } from './layer-contract';
 import { OpaBundle } from './opa-bundle';
+import { OpaSecret } from './opa-secret';
 import { bindBundles } from './private/bundle-binding';
 import { ConfigBinding } from './private/config-binding';
 import { assembleLayer } from './private/layer-assembly';
@@ -30,12 +31,24 @@ export interface OpaReportingOptions {
   readonly url?: string;
 
   /**
-   * A bearer token for the service. Put a reference to an environment variable of the function
-   * here (`'${LOG_TOKEN}'`) rather than the secret itself: the value is written into the layer.
+   * A bearer token for the service. The value is written into the layer: prefer
+   * `bearerTokenSecret`, which keeps the token in Secrets Manager or SSM; at least put a
+   * reference to an environment variable of the function here (`'${LOG_TOKEN}'`) rather than the
+   * token itself. Not together with `bearerTokenSecret`.
    *
    * @default - no Authorization header
    */
   readonly bearerToken?: string;
+
+  /**
+   * A bearer token for the service kept in Secrets Manager or an SSM `SecureString` parameter,
+   * read by the extension during init with the function's role (which is granted reading that
+   * secret only), and read again once when the service answers 401 or 403 (rotation). Not
+   * together with `bearerToken`.
+   *
+   * @default - no token from a secret
+   */
+  readonly bearerTokenSecret?: OpaSecret;
 }
 
 /** Properties of an `OpaExtensionLayer`. */

@@ -1,5 +1,6 @@
 import { Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type { OpaSecret } from '../opa-secret';
 
 /**
  * What a bundle source (`OpaBundle._bind`) or a reporting target (`bindReporting`) contributes to
@@ -41,9 +42,33 @@ Required<Pick<ConfigBinding, 'services' | 'environment'>> {
   };
 }
 
-/** OPA's `credentials` for a bearer token, or none without a token. */
-export function bearerCredentials(token?: string): Record<string, unknown> | undefined {
-  return token ? { bearer: { token } } : undefined;
+/** What a service's bearer token gives its binding: OPA's `credentials`, and for a secret its variable and grant. */
+export type BearerBinding = Pick<ConfigBinding, 'environment' | 'grant'> & { readonly credentials?: Record<string, unknown> };
+
+/** What a secret gives the service that takes its token from it (`OpaSecret._bind`). */
+export interface OpaSecretBinding {
+  /** OPA's `credentials.bearer.token_from` section. */
+  readonly tokenFrom: Record<string, unknown>;
+  /** The variable holding the secret's ARN or the parameter's name, to which `tokenFrom` refers as `${NAME}`. */
+  readonly environment: Record<string, string>;
+  /** Grants exactly what reading it takes. */
+  readonly grant: (grantee: iam.IGrantable) => void;
+}
+
+/**
+ * OPA's `credentials` of `service` for a bearer token written into the layer (`token`), or read
+ * by the extension from a secret (`secret`), or none. `where` and `prefix` name the props in
+ * the error when both are given (`prefix` is `decisionLogs.` for a reporting target).
+ */
+export function bearerCredentials(where: string, prefix: string, service: string, token?: string, secret?: OpaSecret): BearerBinding {
+  if (token !== undefined && secret !== undefined) {
+    throw new Error(`${where}: ${prefix}bearerToken and ${prefix}bearerTokenSecret are both set; give one of them (bearerTokenSecret keeps the token out of the layer)`);
+  }
+  if (secret) {
+    const { tokenFrom, environment, grant } = secret._bind(where, service);
+    return { credentials: { bearer: { token_from: tokenFrom } }, environment, grant };
+  }
+  return { credentials: token ? { bearer: { token } } : undefined };
 }
 
 /** Fails unless `url` starts with http:// or https://; a deploy-time value is not checked. */

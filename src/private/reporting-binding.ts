@@ -30,8 +30,12 @@ function bindTarget(where: string, prop: string, plugin: string, options: OpaRep
   checkHttpUrl(where, `${prop}.url`, options.url);
   // Each reporting plugin uploads to a service of its own, named after it.
   const service = plugin;
+  const bearer = bearerCredentials(where, `${prop}.`, service, options.bearerToken, options.bearerTokenSecret);
+  const binding = serviceFromEnvironment(service, envName(service, 'URL'), options.url, bearer.credentials);
   return {
-    ...serviceFromEnvironment(service, envName(service, 'URL'), options.url, bearerCredentials(options.bearerToken)),
+    services: binding.services,
+    environment: { ...binding.environment, ...bearer.environment },
     pluginConfig: { [plugin]: { ...console, service } },
+    ...(bearer.grant ? { grant: bearer.grant } : {}),
   };
 }

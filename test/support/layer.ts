@@ -12,6 +12,8 @@ export interface SynthesizedLayer {
   readonly layerDir: string;
   /** The function's environment as the construct set it (OPA_URL). */
   readonly environment: Record<string, string>;
+  /** The stack's synthesized template, for `Template.fromJSON`. */
+  readonly template: Record<string, unknown>;
   /** Removes the cloud assembly. */
   dispose(): void;
 }
@@ -19,8 +21,9 @@ export interface SynthesizedLayer {
 /**
  * Synthesizes a stack with the layer on a function, as a user's app would, and returns the layer
  * folder from the cloud assembly: end-to-end tests run exactly what `cdk deploy` would upload.
+ * `props` may be made in the stack (for props that take constructs: a secret, a bucket).
  */
-export function synthesizeLayer(props: OpaExtensionLayerProps): SynthesizedLayer {
+export function synthesizeLayer(props: OpaExtensionLayerProps | ((stack: Stack) => OpaExtensionLayerProps)): SynthesizedLayer {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'opa-e2e-cdk-out-'));
   const app = new App({ outdir });
   const stack = new Stack(app, 'E2E');
@@ -29,12 +32,13 @@ export function synthesizeLayer(props: OpaExtensionLayerProps): SynthesizedLayer
     handler: 'index.handler',
     code: lambda.Code.fromInline('exports.handler = async () => ({})'),
   });
-  fn.addLayers(new OpaExtensionLayer(stack, 'Opa', props));
+  fn.addLayers(new OpaExtensionLayer(stack, 'Opa', typeof props === 'function' ? props(stack) : props));
   app.synth();
   const synthesized = readSynthesizedFunction(outdir, stack.artifactId);
   return {
     layerDir: synthesized.layerDirs[0],
     environment: synthesized.environment,
+    template: JSON.parse(fs.readFileSync(path.join(outdir, `${stack.artifactId}.template.json`), 'utf8')),
     dispose: () => fs.rmSync(outdir, { recursive: true, force: true }),
   };
 }
