@@ -61,7 +61,7 @@ function describeBundle(bundles: readonly BoundBundle[], name: string): string {
   return bound ? `${bound.prop} (bundle "${name}")` : `bundle "${name}"`;
 }
 
-/** Bundles downloaded at run time: remote sources, `opaConfig.bundles` of their own, and discovery. */
+/** Bundles downloaded at run time: remote sources, and `opaConfig.bundles` of their own. */
 function remoteBundles(bundles: readonly BoundBundle[], opaConfig: OpaExtensionLayerProps['opaConfig']): string[] {
   const remote = bundles.filter((b) => b.embeddedFile === undefined).map((b) => `${b.prop} (bundle "${b.name}")`);
   const configured = opaConfig?.bundles;
@@ -70,6 +70,5 @@ function remoteBundles(bundles: readonly BoundBundle[], opaConfig: OpaExtensionL
       if (!bundles.some((b) => b.name === name)) remote.push(`opaConfig.bundles.${name}`);
     }
   }
-  if (opaConfig?.discovery !== undefined) remote.push('the bundles of opaConfig.discovery');
   return remote;
 }
