@@ -83,7 +83,7 @@ const opaInstall = project.addTask('opa:install', {
 // lib/runtime/opa-extension/index.js (every dependency inlined). Users need neither esbuild nor
 // Docker at synth.
 const bundleRuntime = project.addTask('bundle:runtime', {
-  description: 'Bundle the extension runtime and its launcher into lib/runtime',
+  description: 'Bundle the extension runtime and its launcher into lib/runtime, and the synth-time bundle tool into lib/bundle-tool',
   steps: [
     {
       exec: 'esbuild runtime/src/main.ts --bundle --platform=node --target=node20 --minify --keep-names '
@@ -95,6 +95,12 @@ const bundleRuntime = project.addTask('bundle:runtime', {
         + '--define:OPA_EXTENSION_VERSION=$(node -p "JSON.stringify(require(\'./package.json\').version)")',
     },
     { exec: 'mkdir -p lib/runtime/extensions && cp runtime/launcher/opa lib/runtime/extensions/opa && chmod 755 lib/runtime/extensions/opa' },
+    // The synth-time bundle tool the construct runs (packs bundle directories, checks embedded
+    // bundles with the extension's own reader and engine). Beside the layer template, not in it.
+    {
+      exec: 'esbuild runtime/src/tools/bundle-tool.ts --bundle --platform=node --target=node20 --minify --keep-names '
+        + '--legal-comments=none --main-fields=module,main --outfile=lib/bundle-tool/index.js',
+    },
   ],
 });
 project.postCompileTask.spawn(bundleRuntime);

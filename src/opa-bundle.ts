@@ -5,7 +5,8 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { BundleInitFailure } from './layer-contract';
 import type { OpaSecret } from './opa-secret';
-import { OpaBundleBinding } from './private/bundle-binding';
+import { BundleBindContext, OpaBundleBinding } from './private/bundle-binding';
+import { buildRegoBundle, packBundleDirectory } from './private/bundle-sources';
 import { bearerCredentials, checkHttpUrl, envName, serviceFromEnvironment } from './private/config-binding';
 
 /** Options for `OpaBundle.fromAsset`. */
@@ -14,9 +15,39 @@ export interface OpaBundleAssetOptions {
    * The bundle's name, as OPA reports it (in `provenance`, decision logs and status).
    * Letters, digits, `.`, `_` and `-`.
    *
-   * @default - the file name without `.tar.gz` (or `.tgz`)
+   * @default - the file name without `.tar.gz` (or `.tgz`), or the directory's name
    */
   readonly name?: string;
+}
+
+/** Options for `OpaBundle.fromRego`. */
+export interface OpaRegoBundleOptions {
+  /**
+   * The rules functions ask for, as slash paths (`app/authz/allow`); one `opa build -e` each. A
+   * Wasm policy answers only its entrypoints and the paths below them.
+   */
+  readonly entrypoints: string[];
+
+  /**
+   * The bundle's name, as OPA reports it. Letters, digits, `.`, `_` and `-`.
+   *
+   * @default - the directory's name
+   */
+  readonly name?: string;
+
+  /**
+   * The OPA CLI that compiles the Rego (`opa build`): a path, or a command name looked up on PATH.
+   *
+   * @default - `opa` found on the PATH of the synth
+   */
+  readonly opaBinary?: string;
+
+  /**
+   * The bundle's revision (`opa build --revision`), reported in decision logs and status.
+   *
+   * @default - the `.manifest`'s revision in the directory, if any
+   */
+  readonly revision?: string;
 }
 
 /** Options for bundles the extension downloads (`OpaBundle.fromBucket`, `OpaBundle.fromUrl`). */
@@ -73,13 +104,32 @@ export interface OpaUrlBundleOptions extends OpaRemoteBundleOptions {
  */
 export abstract class OpaBundle {
   /**
-   * A bundle archive on disk, embedded in the layer at synth time. The extension activates it
-   * before Lambda starts the function's init, so the first decision needs no network.
+   * A bundle on disk, embedded in the layer at synth time. The extension activates it before
+   * Lambda starts the function's init, so the first decision needs no network.
    *
-   * @param file path of the bundle (`.tar.gz`) made by `opa build -t wasm`
+   * A directory is packed into a bundle at synth: its `policy.wasm`, its data files
+   * (`data.json`, `data.yaml`, at any depth, each mounted at its directory), its `.manifest` and
+   * its Rego sources; other files are left out, as OPA leaves them. The same contents always give
+   * the same archive, so an unchanged policy does not publish a new layer version.
+   *
+   * The bundle is checked at synth with the engine the extension runs: see `OpaExtensionLayer`.
+   *
+   * @param bundlePath a bundle archive (`.tar.gz`) made by `opa build -t wasm`, or a directory
+   * holding a bundle's files
    */
-  public static fromAsset(file: string, options: OpaBundleAssetOptions = {}): OpaBundle {
-    return new AssetBundle(file, options);
+  public static fromAsset(bundlePath: string, options: OpaBundleAssetOptions = {}): OpaBundle {
+    return new AssetBundle(bundlePath, options);
+  }
+
+  /**
+   * Rego sources compiled to a Wasm bundle at synth time with `opa build -t wasm -b <directory>`,
+   * and embedded in the layer. It needs the OPA CLI (`opaBinary`, or `opa` on PATH); synth fails
+   * with how to install it when there is none. The same sources always give the same bundle.
+   *
+   * @param directory the folder of Rego modules (and data files, and an optional `.manifest`)
+   */
+  public static fromRego(directory: string, options: OpaRegoBundleOptions): OpaBundle {
+    return new RegoBundle(directory, options);
   }
 
   /**
@@ -106,7 +156,7 @@ export abstract class OpaBundle {
   }
 
   /** @internal */
-  public abstract _bind(scope: Construct): OpaBundleBinding;
+  public abstract _bind(scope: Construct, context?: BundleBindContext): OpaBundleBinding;
 }
 
 function checkName(scope: Construct, factory: string, name: string): string {
@@ -177,16 +227,60 @@ class UrlBundle extends OpaBundle {
 
 const BUNDLE_NAME = /^[A-Za-z0-9._-]+$/;
 
+/** The start of every message about a bundle: the layer's path, the prop and the factory call. */
+function describeSource(scope: Construct, context: BundleBindContext | undefined, call: string): string {
+  return `${context?.where ?? scope.node.path}: ${call}`;
+}
+
+/** A path known at synth, resolved; a deploy-time value cannot be read from disk. */
+function localPath(where: string, what: string, p: string): string {
+  if (Token.isUnresolved(p)) throw new Error(`${where}: the ${what} must be a path known at synth, got a deploy-time value`);
+  return path.resolve(p);
+}
+
 class AssetBundle extends OpaBundle {
-  public constructor(private readonly file: string, private readonly options: OpaBundleAssetOptions) {
+  public constructor(private readonly bundlePath: string, private readonly options: OpaBundleAssetOptions) {
     super();
   }
 
-  public _bind(scope: Construct): OpaBundleBinding {
-    const file = path.resolve(this.file);
-    if (!fs.existsSync(file) || !fs.statSync(file).isFile()) {
-      throw new Error(`${scope.node.path}: OpaBundle.fromAsset: no bundle file at ${file}; build one with \`opa build -t wasm -e <entrypoint> ...\``);
+  public _bind(scope: Construct, context?: BundleBindContext): OpaBundleBinding {
+    const where = describeSource(scope, context, `OpaBundle.fromAsset(${JSON.stringify(this.bundlePath)})`);
+    const file = localPath(where, 'bundle path', this.bundlePath);
+    const stat = fs.existsSync(file) ? fs.statSync(file) : undefined;
+    if (stat?.isDirectory()) {
+      return { name: nameFromPath(scope, 'fromAsset', path.basename(file), this.options.name), embeddedFile: packBundleDirectory(where, file) };
     }
-    return { name: nameFromPath(scope, 'fromAsset', file, this.options.name), embeddedFile: file };
+    if (!stat?.isFile()) {
+      throw new Error(`${where}: no bundle file or directory at ${file}; build a bundle with \`opa build -t wasm -e <entrypoint> ...\`, `
+        + 'or compile Rego at synth with OpaBundle.fromRego');
+    }
+    return { name: nameFromPath(scope, 'fromAsset', path.basename(file), this.options.name), embeddedFile: file };
+  }
+}
+
+class RegoBundle extends OpaBundle {
+  public constructor(private readonly directory: string, private readonly options: OpaRegoBundleOptions) {
+    super();
+  }
+
+  public _bind(scope: Construct, context?: BundleBindContext): OpaBundleBinding {
+    const where = describeSource(scope, context, `OpaBundle.fromRego(${JSON.stringify(this.directory)})`);
+    const directory = localPath(where, 'directory', this.directory);
+    if (!fs.existsSync(directory) || !fs.statSync(directory).isDirectory()) {
+      throw new Error(`${where}: no directory of Rego sources at ${directory}`);
+    }
+    const { entrypoints, opaBinary, revision } = this.options;
+    if (!Array.isArray(entrypoints) || entrypoints.length === 0) {
+      throw new Error(`${where}: entrypoints must list at least one rule to compile (e.g. ['app/authz/allow']), got ${JSON.stringify(entrypoints)}`);
+    }
+    for (const [what, value] of [...entrypoints.map((e) => ['an entrypoint', e]), ['opaBinary', opaBinary], ['revision', revision]]) {
+      if (value !== undefined && (typeof value !== 'string' || Token.isUnresolved(value) || value.trim() === '')) {
+        throw new Error(`${where}: ${what} must be a non-empty string known at synth, got ${JSON.stringify(value)}`);
+      }
+    }
+    const name = nameFromPath(scope, 'fromRego', path.basename(directory), this.options.name);
+    // A bare command name is looked up on PATH; anything with a separator is a path.
+    const bin = opaBinary === undefined || !/[\\/]/.test(opaBinary) ? opaBinary : path.resolve(opaBinary);
+    return { name, embeddedFile: buildRegoBundle(where, directory, { entrypoints, revision, opaBinary: bin }) };
   }
 }

@@ -6,6 +6,7 @@ import { DEFAULT_PORT, ENV } from './layer-contract';
 import { OpaBundle } from './opa-bundle';
 import { OpaSecret } from './opa-secret';
 import { bindBundles } from './private/bundle-binding';
+import { checkEmbeddedBundles } from './private/bundle-checks';
 import { ConfigBinding } from './private/config-binding';
 import { assembleLayer } from './private/layer-assembly';
 import { buildOpaConfig } from './private/opa-config';
@@ -66,6 +67,17 @@ export interface OpaExtensionLayerProps {
    * @default - none
    */
   readonly bundles?: OpaBundle[];
+
+  /**
+   * The data paths functions will ask for (`'app/authz/allow'`; a leading `/` or `/v1/data/` is
+   * allowed). Synth fails when an embedded bundle's entrypoint answers none of them (an entrypoint
+   * answers its own path and the paths below it), and names the entrypoints there are. When the
+   * layer also downloads bundles (`fromBucket`, `fromUrl`, `opaConfig`), a path no embedded bundle
+   * answers is a warning instead, since those bundles are not known at synth.
+   *
+   * @default - no paths are checked
+   */
+  readonly queries?: string[];
 
   /**
    * Decision logs: one event per decision, with OPA's fields, flushed on the scheduler's rounds
@@ -198,6 +210,7 @@ export class OpaExtensionLayer extends lambda.LayerVersion {
     this.functionEnvironment = Object.assign({ [ENV.URL]: this.url }, ...bindings.map((b) => b.environment));
     this.functionGrants = bindings.flatMap((b) => (b.grant ? [b.grant] : []));
     warnUnknownPlugins(this, props);
+    checkEmbeddedBundles(this, where, bundles, props);
     // `fn.addLayers(layer)` does not tell the layer; an aspect finds the functions that use it.
     Aspects.of(Stack.of(this)).add(new ConfigureFunctionsAspect(this));
   }

@@ -11,9 +11,24 @@ export interface OpaBundleBinding extends ConfigBinding {
   readonly embeddedFile?: string;
 }
 
+/** What `OpaBundle._bind` is told about where the bundle is used, for its messages. */
+export interface BundleBindContext {
+  /** The layer's construct path and the prop, e.g. `Stack/Opa: bundles[1]`. */
+  readonly where: string;
+}
+
+/** A bound bundle and the prop it came from (`bundle`, `bundles[1]`). */
+export interface BoundBundle extends OpaBundleBinding {
+  readonly prop: string;
+}
+
 /** Binds the layer's `bundle` and `bundles`, in that order, and checks that their names differ. */
-export function bindBundles(scope: Construct, where: string, props: Pick<OpaExtensionLayerProps, 'bundle' | 'bundles'>): OpaBundleBinding[] {
-  const bindings = [...(props.bundle ? [props.bundle] : []), ...(props.bundles ?? [])].map((b) => b._bind(scope));
+export function bindBundles(scope: Construct, where: string, props: Pick<OpaExtensionLayerProps, 'bundle' | 'bundles'>): BoundBundle[] {
+  const sources = [
+    ...(props.bundle ? [{ prop: 'bundle', bundle: props.bundle }] : []),
+    ...(props.bundles ?? []).map((bundle, i) => ({ prop: `bundles[${i}]`, bundle })),
+  ];
+  const bindings = sources.map(({ prop, bundle }) => ({ ...bundle._bind(scope, { where: `${where}: ${prop}` }), prop }));
   validateBundleNames(where, bindings);
   return bindings;
 }

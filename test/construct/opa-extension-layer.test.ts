@@ -6,15 +6,22 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { BundleInitFailure, OpaBundle, OpaExtensionLayer } from '../../src';
+import { buildAuthz } from '../support/authz-bundles';
+import { buildWasmBundle } from '../support/opa';
 
 let workDir: string;
 let bundleFile: string;
+let secondFile: string;
 
-beforeAll(() => {
+beforeAll(async () => {
   workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'opa-construct-test-'));
+  // Embedded bundles are checked at synth with the extension's engine: they must be real ones.
   bundleFile = path.join(workDir, 'authz.tar.gz');
-  // The construct copies the archive as it is; its contents are the extension's concern.
-  fs.writeFileSync(bundleFile, 'not inspected at synth');
+  fs.writeFileSync(bundleFile, await buildAuthz('rev-1'));
+  secondFile = path.join(workDir, 'second.tar.gz');
+  fs.writeFileSync(secondFile, await buildWasmBundle({
+    modules: { 'second.rego': 'package second\n\nallow := true\n' }, entrypoints: ['second/allow'], manifest: { roots: ['second'] },
+  }));
 });
 
 afterAll(() => fs.rmSync(workDir, { recursive: true, force: true }));
@@ -135,7 +142,7 @@ describe('OpaExtensionLayer', () => {
   test('THEN the layer holds the launcher, the runtime, the config and the embedded bundles in the layout Lambda unpacks at /opt', () => {
     const stack = newStack();
     const opa = new OpaExtensionLayer(stack, 'Opa', {
-      bundles: [OpaBundle.fromAsset(bundleFile), OpaBundle.fromAsset(bundleFile, { name: 'second' })],
+      bundles: [OpaBundle.fromAsset(bundleFile), OpaBundle.fromAsset(secondFile)],
       labels: { team: 'payments' },
       defaultDecision: '/app/main',
       minimumTriggerThreshold: Duration.seconds(10),
@@ -199,7 +206,7 @@ describe('OpaExtensionLayer', () => {
     const stack = newStack();
     const missing = path.join(workDir, 'missing.tar.gz');
     expect(() => new OpaExtensionLayer(stack, 'Opa', { bundle: OpaBundle.fromAsset(missing) }))
-      .toThrow(`Stack: OpaBundle.fromAsset: no bundle file at ${missing}`);
+      .toThrow(`Stack/Opa: bundle: OpaBundle.fromAsset(${JSON.stringify(missing)}): no bundle file or directory at ${missing}`);
   });
 
   test('GIVEN two bundles with one name THEN synth fails naming it', () => {
