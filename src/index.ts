@@ -1,3 +1,4 @@
 export { BundleInitFailure } from './layer-contract';
 export * from './opa-bundle';
+export * from './opa-extension-aspect';
 export * from './opa-extension-layer';

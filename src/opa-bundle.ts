@@ -6,6 +6,7 @@ import { Construct } from 'constructs';
 import { BundleInitFailure } from './layer-contract';
 import { OpaBundleBinding } from './private/bundle-binding';
 import { bearerCredentials, checkHttpUrl, envName, serviceFromEnvironment } from './private/config-binding';
+import { grantReadObject } from './private/grants';
 
 /** Options for `OpaBundle.fromAsset`. */
 export interface OpaBundleAssetOptions {
@@ -137,7 +138,7 @@ class BucketBundle extends OpaBundle {
       name,
       ...serviceFromEnvironment(service, envName(name, 'BUCKET_URL'), url, { s3_signing: { environment_credentials: {} } }),
       pluginConfig: remoteBundle(name, service, this.key, this.options),
-      grant: (grantee) => this.bucket.grantRead(grantee, this.key),
+      grant: (grantee) => grantReadObject(grantee, this.bucket, this.key),
     };
   }
 }
