@@ -76,3 +76,12 @@ export const SCHEDULER_DEFAULTS = {
   PLUGIN_START_PRIORITY: KNOWN_PLUGINS,
   PLUGIN_STOP_PRIORITY: [PLUGIN.DECISION_LOGS, PLUGIN.STATUS, PLUGIN.BUNDLE, PLUGIN.DISCOVERY] as readonly string[],
 } as const;
+
+/** Lambda's limit of layers on one function (https://docs.aws.amazon.com/lambda/latest/dg/adding-layers.html). */
+export const LAMBDA_LAYER_LIMIT = 5;
+
+/**
+ * The oldest Node.js major the extension runs on: the launcher starts the runtime with the
+ * function's `node`, and `bundle:runtime` compiles for Node.js 20 (`--target=node20`).
+ */
+export const MIN_NODE_MAJOR_VERSION = 20;

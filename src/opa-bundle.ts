@@ -8,6 +8,7 @@ import type { OpaSecret } from './opa-secret';
 import { BundleBindContext, OpaBundleBinding } from './private/bundle-binding';
 import { buildRegoBundle, packBundleDirectory } from './private/bundle-sources';
 import { bearerCredentials, checkHttpUrl, envName, serviceFromEnvironment } from './private/config-binding';
+import { grantReadObject } from './private/grants';
 
 /** Options for `OpaBundle.fromAsset`. */
 export interface OpaBundleAssetOptions {
@@ -199,7 +200,7 @@ class BucketBundle extends OpaBundle {
       name,
       ...serviceFromEnvironment(service, envName(name, 'BUCKET_URL'), url, { s3_signing: { environment_credentials: {} } }),
       pluginConfig: remoteBundle(name, service, this.key, this.options),
-      grant: (grantee) => this.bucket.grantRead(grantee, this.key),
+      grant: (grantee) => grantReadObject(grantee, this.bucket, this.key),
     };
   }
 }

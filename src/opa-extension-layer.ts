@@ -1,13 +1,16 @@
-import { Aspects, Duration, IAspect, Stack } from 'aws-cdk-lib';
+import { Aspects, Duration, IAspect, Stage } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct, IConstruct } from 'constructs';
 import { DEFAULT_PORT, ENV } from './layer-contract';
 import { OpaBundle } from './opa-bundle';
+import { OpaExtensionAspect } from './opa-extension-aspect';
 import { OpaSecret } from './opa-secret';
 import { bindBundles } from './private/bundle-binding';
 import { checkEmbeddedBundles } from './private/bundle-checks';
 import { ConfigBinding } from './private/config-binding';
+import { roundTimeoutOf, servedRuntimeNames } from './private/function-checks';
+import { FunctionWiring } from './private/function-wiring';
 import { assembleLayer } from './private/layer-assembly';
 import { buildOpaConfig } from './private/opa-config';
 import { validateProps, warnUnknownPlugins } from './private/props-validation';
@@ -170,6 +173,16 @@ export interface OpaExtensionLayerProps {
    * @default 'Open Policy Agent Lambda extension'
    */
   readonly description?: string;
+
+  /**
+   * Grant each function's role what the extension needs to read the policy sources and secrets
+   * (for a bundle in S3, `s3:GetObject` on its key, and `kms:Decrypt` on the bucket's key when it
+   * has one). Turn it off when your team manages IAM itself; `grantRead` grants the same to a
+   * role you choose.
+   *
+   * @default true
+   */
+  readonly grantPermissions?: boolean;
 }
 
 
@@ -178,19 +191,18 @@ export interface OpaExtensionLayerProps {
  * that evaluates Rego policies compiled to WebAssembly and answers OPA's REST API on
  * `http://127.0.0.1:8181`.
  *
- * Attach it with `fn.addLayers(layer)` or `layer.addToFunction(fn)`; either way the function gets
- * `OPA_URL` in its environment (unless it already sets it).
+ * Attach it with `fn.addLayers(layer)` (a function in any stack of the app), `layer.addToFunction(fn)`,
+ * or to every function in a scope with `layer.addToAllFunctions(scope)`. Each function gets `OPA_URL`
+ * and the variables the layer's config refers to, unless it sets them itself, and its role the
+ * grants the policy sources need.
  */
 export class OpaExtensionLayer extends lambda.LayerVersion {
   /** The URL function code uses to ask for decisions, e.g. `http://127.0.0.1:8181`. */
   public readonly url: string;
 
-  /** The functions this layer has configured: our own record, so each is configured once. */
-  private readonly configured = new Set<lambda.Function>();
-  /** What every function with the layer gets: `OPA_URL` and the variables the config refers to as `${NAME}`. */
-  private readonly functionEnvironment: Record<string, string>;
-  /** What every function's role is granted, for the extension to fetch bundles. */
-  private readonly functionGrants: Array<(grantee: iam.IGrantable) => void>;
+  /** What the bundles and reporting targets grant, applied to functions' roles and by `grantRead`. */
+  private readonly grants: Array<NonNullable<ConfigBinding['grant']>>;
+  private readonly wiring: FunctionWiring;
 
   public constructor(scope: Construct, id: string, props: OpaExtensionLayerProps = {}) {
     const where = `${scope.node.path}/${id}`;
@@ -201,70 +213,80 @@ export class OpaExtensionLayer extends lambda.LayerVersion {
     const config = buildOpaConfig({ ...props, where, port, bindings });
     super(scope, id, {
       code: lambda.Code.fromAsset(assembleLayer({ config, embedded: bundles.filter((b) => b.embeddedFile) })),
-      compatibleRuntimes: [lambda.Runtime.NODEJS_20_X, lambda.Runtime.NODEJS_22_X],
+      // No `compatibleRuntimes` here: LayerVersion would check them in `fn.addLayers` and refuse
+      // newer Node.js runtimes it does not know; the layer's own checks name what works.
       compatibleArchitectures: [lambda.Architecture.X86_64, lambda.Architecture.ARM_64],
       description: props.description ?? 'Open Policy Agent Lambda extension',
       layerVersionName: props.layerVersionName,
     });
+    // Lambda only uses CompatibleRuntimes to filter layer listings.
+    (this.node.defaultChild as lambda.CfnLayerVersion).compatibleRuntimes = servedRuntimeNames();
     this.url = `http://127.0.0.1:${port}`;
-    this.functionEnvironment = Object.assign({ [ENV.URL]: this.url }, ...bindings.map((b) => b.environment));
-    this.functionGrants = bindings.flatMap((b) => (b.grant ? [b.grant] : []));
+    this.grants = bindings.flatMap((b) => (b.grant ? [b.grant] : []));
+    this.wiring = new FunctionWiring({
+      layer: this,
+      url: this.url,
+      environment: Object.assign({ [ENV.URL]: this.url }, ...bindings.map((b) => b.environment)),
+      grant: (props.grantPermissions ?? true) ? (grantee) => this.grantRead(grantee) : undefined,
+      roundTimeout: roundTimeoutOf(config),
+    });
     warnUnknownPlugins(this, props);
     checkEmbeddedBundles(this, where, bundles, props);
-    // `fn.addLayers(layer)` does not tell the layer; an aspect finds the functions that use it.
-    Aspects.of(Stack.of(this)).add(new ConfigureFunctionsAspect(this));
+    // `fn.addLayers(layer)` does not tell the layer: an aspect finds the functions that use it, in
+    // every stack of the layer's stage (the app, or a Stage: references cannot cross stages).
+    Aspects.of(Stage.of(this) ?? this.node.root).add(new ConfigureFunctionsAspect(this));
   }
 
   /**
-   * Adds this layer to the function and sets `OPA_URL` in its environment (unless the function
-   * already sets it). Calling it again, or also calling `fn.addLayers`, changes nothing more.
+   * Adds this layer to the function and configures it: `OPA_URL` and the variables the layer's
+   * config refers to (those the function does not set itself), and the grants. Calling it again,
+   * or also calling `fn.addLayers`, changes nothing more. Throws when the layer cannot serve the
+   * function (a runtime other than Node.js 20 or newer, a container image, a sixth layer, another
+   * OPA extension layer).
    */
   public addToFunction(fn: lambda.Function): void {
-    if (!this.usedBy(fn)) fn.addLayers(this);
-    this.configureFunction(fn);
+    this.wiring.addTo(fn);
+  }
+
+  /** `addToFunction` for each function. */
+  public addToFunctions(...fns: lambda.Function[]): void {
+    for (const fn of fns) this.addToFunction(fn);
+  }
+
+  /**
+   * Adds this layer to every Lambda function in the scope (an app, a stage, a stack or any
+   * construct) at synth, through an {@link OpaExtensionAspect}. Functions the layer cannot serve
+   * are skipped, each with a warning that says why.
+   */
+  public addToAllFunctions(scope: IConstruct): void {
+    Aspects.of(scope).add(new OpaExtensionAspect(this));
+  }
+
+  /**
+   * Grants the principal what the extension needs to read this layer's policy sources and secrets,
+   * as every function's role gets unless `grantPermissions` is false: for a bundle in S3,
+   * `s3:GetObject` on its key (and `kms:Decrypt` on the bucket's key, if any). Use it for a role the construct does
+   * not see, such as an imported function's. When the sources need no permission (embedded
+   * bundles, URLs), the grant is dropped, as `iam.Grant.drop`: nothing is added.
+   */
+  public grantRead(grantee: iam.IGrantable): iam.Grant {
+    let all = iam.Grant.drop(grantee, 'read the policy sources of an OPA extension layer');
+    for (const grant of this.grants) {
+      const granted = grant(grantee);
+      if (granted) all = all.combine(granted);
+    }
+    return all;
   }
 
   /** @internal */
   public _configureIfUsedBy(fn: lambda.Function): void {
-    if (this.usedBy(fn)) this.configureFunction(fn);
+    this.wiring.configureIfUsed(fn);
   }
 
-  private configureFunction(fn: lambda.Function): void {
-    if (this.configured.has(fn)) return;
-    this.configured.add(fn);
-    this.configureEnvironment(fn);
-    this.configureGrants(fn);
+  /** @internal */
+  public _addIfServed(fn: lambda.Function): string | undefined {
+    return this.wiring.addIfServed(fn);
   }
-
-  /** Adds the variables the function does not set itself: a value the user set is never overridden. */
-  private configureEnvironment(fn: lambda.Function): void {
-    const existing = environmentOf(fn);
-    for (const [name, value] of Object.entries(this.functionEnvironment)) {
-      if (!(name in existing)) fn.addEnvironment(name, value);
-    }
-  }
-
-  private configureGrants(fn: lambda.Function): void {
-    if (this.functionGrants.length === 0) return;
-    for (const grant of this.functionGrants) grant(fn);
-  }
-
-  /** Whether the function's rendered layers include this one (public API only, no private fields). */
-  private usedBy(fn: lambda.Function): boolean {
-    const cfn = fn.node.defaultChild as lambda.CfnFunction;
-    const stack = Stack.of(fn);
-    const layers = stack.resolve(cfn.layers) as unknown[] | undefined;
-    if (!layers) return false;
-    const mine = JSON.stringify(stack.resolve(this.layerVersionArn));
-    return layers.some((l) => JSON.stringify(l) === mine);
-  }
-}
-
-/** The function's environment as it will be rendered, read through the public `CfnFunction`. */
-function environmentOf(fn: lambda.Function): Record<string, unknown> {
-  const cfn = fn.node.defaultChild as lambda.CfnFunction;
-  const env = Stack.of(fn).resolve(cfn.environment) as { variables?: Record<string, unknown>; Variables?: Record<string, unknown> } | undefined;
-  return env?.variables ?? env?.Variables ?? {};
 }
 
 class ConfigureFunctionsAspect implements IAspect {

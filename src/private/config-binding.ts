@@ -21,8 +21,11 @@ export interface ConfigBinding {
    * so it refers to them as `${NAME}` and the function's environment supplies them.
    */
   readonly environment?: Record<string, string>;
-  /** Grants the function's role what the extension needs (to fetch a bundle, say). */
-  readonly grant?: (grantee: iam.IGrantable) => void;
+  /**
+   * Grants a function's role what the extension needs (to fetch a bundle, say), on exactly the
+   * resources it reads. Return the `iam.Grant`: `OpaExtensionLayer.grantRead` combines them.
+   */
+  readonly grant?: (grantee: iam.IGrantable) => iam.Grant | void;
 }
 
 /** An environment variable name derived from a bundle or service name: `OPA_<PART>_<SUFFIX>`. */

@@ -1,4 +1,4 @@
-import { Annotations, Token } from 'aws-cdk-lib';
+import { Annotations, Duration, Token } from 'aws-cdk-lib';
 import { IConstruct } from 'constructs';
 import type { OpaBundleBinding } from './bundle-binding';
 import { KNOWN_PLUGINS, LAMBDA_RUNTIME_API_PORT } from '../layer-contract';
@@ -10,21 +10,41 @@ import type { OpaExtensionLayerProps } from '../opa-extension-layer';
  * bundle options are checked where they are bound (`bindReporting`, `OpaBundle._bind`).
  */
 
+/**
+ * The longest `minimumTriggerThreshold` accepted: a day. An execution environment rarely lives that
+ * long, so a longer one would stop remote bundles from ever refreshing; it is almost always a unit
+ * mistake (minutes for seconds).
+ */
+const MAX_TRIGGER_THRESHOLD_SECONDS = 86_400;
+/** The longest `triggerTimeout`: Lambda's longest function timeout, 15 minutes. */
+const MAX_TRIGGER_TIMEOUT_SECONDS = 900;
+
 /** Checks the props that map onto the scheduler's config. */
 export function validateProps(where: string, props: OpaExtensionLayerProps, port: number): void {
   if (!Token.isUnresolved(port) && (!Number.isInteger(port) || port < 1 || port > 65535 || port === LAMBDA_RUNTIME_API_PORT)) {
     throw new Error(`${where}: port must be a whole number from 1 to 65535 other than ${LAMBDA_RUNTIME_API_PORT} (Lambda's Runtime API), got ${port}`);
   }
-  const threshold = props.minimumTriggerThreshold;
-  if (threshold && !threshold.isUnresolved() && !Number.isInteger(threshold.toMilliseconds() / 1000)) {
-    throw new Error(`${where}: minimumTriggerThreshold must be a whole number of seconds, got ${threshold.toHumanString()}`);
+  checkSeconds(where, 'minimumTriggerThreshold', props.minimumTriggerThreshold, 0, MAX_TRIGGER_THRESHOLD_SECONDS);
+  checkSeconds(where, 'triggerTimeout', props.triggerTimeout, 1, MAX_TRIGGER_TIMEOUT_SECONDS);
+  checkPriority(where, 'pluginStartPriority', props.pluginStartPriority);
+  checkPriority(where, 'pluginStopPriority', props.pluginStopPriority);
+}
+
+/** The scheduler reads whole seconds, as the Go plugin's `*int` fields. */
+function checkSeconds(where: string, prop: string, value: Duration | undefined, min: number, max: number): void {
+  if (!value || value.isUnresolved()) return;
+  const seconds = value.toMilliseconds() / 1000;
+  if (!Number.isInteger(seconds) || seconds < min || seconds > max) {
+    throw new Error(`${where}: ${prop} must be a whole number of seconds from ${min} to ${max}, got ${value.toHumanString()}`);
   }
-  const timeout = props.triggerTimeout;
-  if (timeout && !timeout.isUnresolved()) {
-    const ms = timeout.toMilliseconds();
-    if (!Number.isInteger(ms / 1000) || ms < 1000 || ms > 900_000) {
-      throw new Error(`${where}: triggerTimeout must be a whole number of seconds from 1 to 900, got ${timeout.toHumanString()}`);
-    }
+}
+
+/** A plugin named twice would be started (or stopped) in two places at once: one of them is a mistake. */
+function checkPriority(where: string, prop: string, names: string[] | undefined): void {
+  if (!names || Token.isUnresolved(names)) return;
+  const twice = names.find((name, i) => !Token.isUnresolved(name) && names.indexOf(name) !== i);
+  if (twice !== undefined) {
+    throw new Error(`${where}: ${prop} must name each plugin once, got ${JSON.stringify(twice)} twice in ${JSON.stringify(names)}`);
   }
 }
 
