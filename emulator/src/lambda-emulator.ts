@@ -9,7 +9,7 @@ import { EXTENSIONS_API_PREFIX, ExtensionsApi, type ExtensionRecord, type Proces
 import { sendError } from './http-util';
 import { jsonLines, LifecycleRecorder, type LifecycleEvent, type OutputLine } from './lifecycle-recorder';
 import { RUNTIME_API_PREFIX, RuntimeApi, type Invocation } from './runtime-api';
-import { sandboxEnvironment } from './sandbox-environment';
+import { extensionEnvironment, sandboxEnvironment } from './sandbox-environment';
 
 /** The account id in ARNs and in the register response; AWS's documentation example account. */
 export const EMULATED_ACCOUNT_ID = '123456789012';
@@ -493,7 +493,7 @@ export class LambdaEmulator {
 
   private spawnExtension(file: string): void {
     const record = this.extensionsApi.add(path.basename(file), file);
-    this.spawnChild(record.name, file, [], record, () => {
+    this.spawnChild(record.name, file, [], extensionEnvironment(this.env), record, () => {
       if (this.phase === 'ready' || this.phase === 'invoking') {
         this.broken ??= { errorType: 'Extension.Crash', errorMessage: `extension ${record.name} exited (${describeExit(record.exit!)})` };
         if (this.phase === 'ready') this.phase = 'broken';
@@ -504,7 +504,7 @@ export class LambdaEmulator {
   private spawnRuntime(): void {
     const state: RuntimeProcess = { spawnedAt: this.recorder.now(), killed: false };
     this.runtime = state;
-    this.spawnChild('runtime', process.execPath, [BOOTSTRAP, this.handlerFile, this.handlerExport], state, () => {
+    this.spawnChild('runtime', process.execPath, [BOOTSTRAP, this.handlerFile, this.handlerExport], this.env, state, () => {
       if (this.phase === 'ready' || this.phase === 'invoking') {
         this.broken ??= { errorType: 'Runtime.ExitError', errorMessage: `the runtime exited (${describeExit(state.exit!)})` };
         if (this.phase === 'ready') this.phase = 'broken';
@@ -516,6 +516,7 @@ export class LambdaEmulator {
     source: string,
     command: string,
     args: string[],
+    env: Record<string, string>,
     state: ChildState,
     onUnexpectedExit: () => void,
   ): void {
@@ -523,7 +524,7 @@ export class LambdaEmulator {
     // Its own process group, so that a launcher's children die with it when it is killed.
     const child = spawn(command, args, {
       cwd: path.dirname(this.handlerFile),
-      env: this.env,
+      env,
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
