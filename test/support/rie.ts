@@ -4,7 +4,8 @@
  * Lambda sandbox, in standalone mode) runs a layer with an official runtime interface client.
  *
  * RIE starts every file in the hard-coded `/opt/extensions`. The machine's `/opt` is never written:
- * each RIE runs in a private mount namespace (`unshare --mount`) where the layer folder is
+ * each RIE runs in a private mount namespace (`unshare --mount`, and a PID namespace so that nothing
+ * outlives it) where the layer folder is
  * bind-mounted at `/opt`, as Lambda mounts layers. That needs root (or CAP_SYS_ADMIN); without it,
  * `startRie` fails with a message saying so rather than skipping.
  *
@@ -33,6 +34,12 @@ export const RIE_BIN = path.join(ROOT, '.tools', 'bin', 'aws-lambda-rie');
 export const PYTHON_RIC = path.join(ROOT, '.tools', 'python-ric', 'bin', 'python');
 /** The Node.js runtime interface client, a dev dependency (`aws-lambda-ric`). */
 export const NODE_RIC = path.join(ROOT, 'node_modules', 'aws-lambda-ric', 'index.mjs');
+
+/**
+ * A private mount namespace (for /opt) and a PID namespace in which RIE is process 1, so that when
+ * RIE dies (or `unshare` is killed: --kill-child) the kernel ends the extension and the runtime too.
+ */
+const NAMESPACES = ['--mount', '--propagation', 'private', '--pid', '--fork', '--kill-child'];
 
 /** RIE's invoke path, as `docker run -p 9000:8080` users call it. */
 const INVOKE_PATH = '/2015-03-31/functions/function/invocations';
@@ -75,7 +82,7 @@ export interface RieLine {
 
 /** Throws a plain message when this machine cannot give RIE a private `/opt`. */
 export function assertMountNamespace(): void {
-  const probe = spawnSync('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', 'mount --bind "$1" /opt', 'probe', ROOT], { encoding: 'utf8' });
+  const probe = spawnSync('unshare', [...NAMESPACES, '--', 'sh', '-c', 'mount --bind "$1" /opt', 'probe', ROOT], { encoding: 'utf8' });
   if (probe.error || probe.status !== 0) {
     throw new Error('the RIE tests run AWS\'s Runtime Interface Emulator in a private mount namespace with the layer bind-mounted at /opt, '
       + 'and this machine cannot create one (`unshare --mount` + `mount --bind` need root or CAP_SYS_ADMIN): '
@@ -106,7 +113,7 @@ export class RieProcess {
       ...options.environment,
     };
     const child = spawn('unshare', [
-      '--mount', '--propagation', 'private', '--',
+      ...NAMESPACES, '--',
       'sh', '-c', 'mount --bind "$1" /opt && shift && exec "$@"', 'rie-sandbox', options.layerDir,
       RIE_BIN, '--runtime-api-address', runtimeApi, '--runtime-interface-emulator-address', rieAddress, ...options.command,
     ], { cwd: options.taskRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -159,16 +166,17 @@ export class RieProcess {
     });
   }
 
-  /** SIGTERM, as `docker stop` sends it: RIE runs the Shutdown phase and exits. */
+  /** SIGTERM to RIE, as `docker stop` sends it: RIE runs the Shutdown phase and exits. */
   public async stop(timeoutMs = 10_000): Promise<RieExit> {
     const t0 = performance.now();
-    if (!this.exitInfo) this.child.kill('SIGTERM');
+    // `unshare --fork` forwards no signal: RIE is its only child.
+    if (!this.exitInfo) process.kill(this.riePid(), 'SIGTERM');
     await within(this.exited, timeoutMs, 'RIE exiting after SIGTERM');
     LIVE.delete(this);
     return { exitCode: this.exitInfo!.exitCode, signal: this.exitInfo!.signal, durationMs: this.exitInfo!.t - t0 };
   }
 
-  /** SIGKILL to RIE's whole namespace process, for cleanup after a failed test. */
+  /** SIGKILL to `unshare`, which kills RIE and with it every process of its PID namespace. */
   public async kill(): Promise<void> {
     if (!this.exitInfo) this.child.kill('SIGKILL');
     await within(this.exited, 5000, 'RIE exiting after SIGKILL').catch(() => undefined);
@@ -199,6 +207,14 @@ export class RieProcess {
   /** The Init phase's duration (ms) as RIE measures it, from its `INIT REPORT` line. */
   public initDurationMs(): number | undefined {
     return parseInitReport(this.lines());
+  }
+
+  /** RIE's process id: the one child of `unshare`. */
+  private riePid(): number {
+    const pid = this.child.pid!;
+    const children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    if (children.length !== 1) throw new Error(`expected unshare (${pid}) to have one child, RIE; found ${JSON.stringify(children)}`);
+    return Number(children[0]);
   }
 
   private async waitListening(address: string): Promise<void> {
