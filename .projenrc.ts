@@ -40,6 +40,9 @@ const project = new awscdk.AwsCdkConstructLibrary({
     // Test-only: an independent SigV4 implementation for the S3-style test server to verify with.
     'aws4@^1.13.0',
     '@types/aws4',
+    // Test-only: AWS's Node.js runtime interface client, which runs handlers under AWS's Runtime
+    // Interface Emulator in test/rie/ (it builds a native addon at install: cmake and a C++ compiler).
+    'aws-lambda-ric@4.0.2',
   ],
 
   jestOptions: {
@@ -129,6 +132,25 @@ project.addTask('bench', {
     { spawn: opaInstall.name },
     { spawn: bundleRuntime.name },
     { exec: 'ts-node --project bench/tsconfig.json bench/run.ts' },
+  ],
+});
+
+// AWS's Runtime Interface Emulator and the Python runtime interface client, pinned and installed by
+// the project itself (scripts/install-rie.sh, scripts/install-awslambdaric.sh): the RIE end-to-end
+// tests (test/rie/), `demo:rie` and the benchmark's RIE init figure run the layer under AWS's code.
+const rieInstall = project.addTask('rie:install', {
+  description: 'Install the pinned aws-lambda-rie into .tools/bin and awslambdaric into .tools/python-ric (reused when already there)',
+  steps: [{ exec: 'bash scripts/install-rie.sh' }, { exec: 'bash scripts/install-awslambdaric.sh' }],
+});
+project.testTask.prependSpawn(rieInstall);
+project.tasks.tryFind('bench')?.prependSpawn(rieInstall);
+project.addTask('demo:rie', {
+  description: 'Run the example app of `demo` under AWS\'s Runtime Interface Emulator and print its INIT REPORT line and the decisions',
+  steps: [
+    { spawn: opaInstall.name },
+    { spawn: rieInstall.name },
+    { spawn: bundleRuntime.name },
+    { exec: 'ts-node --project examples/tsconfig.json examples/demo-rie.ts' },
   ],
 });
 

@@ -19,6 +19,7 @@ import { BenchBundles, buildBundles, disposeScratch } from './lib/fixtures';
 import { FigureResult, Row } from './lib/results';
 import { memory } from './memory';
 import { overhead } from './overhead';
+import { rieInit } from './rie-init';
 import { scaling } from './scaling';
 import { size, zipAvailable } from './size';
 import { throughput } from './throughput';
@@ -36,6 +37,7 @@ const FIGURES: Array<[string, (bundles: BenchBundles) => Promise<FigureResult>]>
   ['memory', memory],
   ['scaling', scaling],
   ['decision-logs', decisionLogs],
+  ['rie-init', rieInit],
 ];
 
 const CA_NOTE = 'NODE_EXTRA_CA_CERTS is unset in the environment of every timed process start (the extension under the emulator, '

@@ -8,43 +8,17 @@
  *    `extensions/opa`, the handler asks it for decisions over HTTP.
  * 5. Prints each decision, the extension's lifecycle and the time from process start to ready;
  *    exits 1 if any decision is not the expected one.
+ *
+ * Steps 1-3 are shared with the demo under AWS's Runtime Interface Emulator (demo-rie.ts).
  */
-import { execFileSync } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { App } from 'aws-cdk-lib';
-import { AuthorizedFunctionStack, BUNDLE_FILE } from './app';
+import { CASES, prepareExample, splitHandler, step } from './demo-app';
 import { LambdaEmulator } from '../emulator/src';
-import { readSynthesizedFunction } from '../emulator/src/cloud-assembly';
-
-const ROOT = path.resolve(__dirname, '..');
-const OPA = path.join(ROOT, '.tools', 'bin', 'opa');
-const OUT_DIR = path.join(__dirname, 'cdk.out');
-
-const CASES = [
-  { event: { user: 'alice', action: 'approve', resource: 'invoice' }, allowed: true },
-  { event: { user: 'bob', action: 'read', resource: 'invoice' }, allowed: true },
-  { event: { user: 'bob', action: 'approve', resource: 'invoice' }, allowed: false },
-  { event: { user: 'mallory', action: 'read', resource: 'invoice' }, allowed: false },
-];
 
 async function main(): Promise<number> {
-  step('compile the policy with the pinned OPA');
-  execFileSync(OPA, ['build', '-t', 'wasm', '-e', 'app/authz/allow', '-e', 'app/authz/reasons',
-    '--revision', `demo-${new Date().toISOString()}`, '-o', BUNDLE_FILE,
-    path.join(__dirname, 'policy', 'authz.rego'), path.join(__dirname, 'policy', 'data.json')], { stdio: 'inherit' });
-
-  step('synthesize the example app');
-  fs.rmSync(OUT_DIR, { recursive: true, force: true });
-  const app = new App({ outdir: OUT_DIR });
-  const stack = new AuthorizedFunctionStack(app, 'OpaExample');
-  app.synth();
-  const fn = readSynthesizedFunction(OUT_DIR, stack.artifactId);
-  console.log(`  function ${fn.logicalId}: handler ${fn.handler}, layer ${path.relative(ROOT, fn.layerDirs[0])}`);
-  console.log(`  environment set by the construct: ${JSON.stringify(fn.environment)}`);
+  const fn = prepareExample();
 
   step('run it under the local Lambda emulator');
-  if (!fn.codeDir) throw new Error(`${fn.logicalId} has inline code; the demo runs an asset folder`);
   const [file, exportName] = splitHandler(fn.handler);
   const emulator = new LambdaEmulator({
     layerDir: fn.layerDirs[0],
@@ -98,19 +72,10 @@ async function main(): Promise<number> {
   return failures === 0 ? 0 : 1;
 }
 
-function splitHandler(handler: string): [string, string] {
-  const dot = handler.lastIndexOf('.');
-  return [`${handler.slice(0, dot)}.js`, handler.slice(dot + 1)];
-}
-
 function printOutput(emulator: LambdaEmulator): void {
   for (const line of emulator.output) {
     if (line.source !== 'runtime') console.log(`  [${line.source}] ${line.line}`);
   }
-}
-
-function step(title: string): void {
-  console.log(`\n== ${title}`);
 }
 
 main().then((code) => process.exit(code), (err) => {

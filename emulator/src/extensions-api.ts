@@ -20,12 +20,20 @@ export interface InvokeEvent {
   readonly deadlineMs: number;
   readonly requestId: string;
   readonly invokedFunctionArn: string;
-  readonly tracing: { readonly type: 'X-Amzn-Trace-Id'; readonly value: string };
+  /** Only when the invoke carried a trace header: rapid (AWS's RIE) leaves the field out otherwise. */
+  readonly tracing?: { readonly type: 'X-Amzn-Trace-Id'; readonly value: string };
 }
+
+/**
+ * Why the environment shuts down. The Lambda docs list spindown, timeout and failure; rapid (the
+ * lifecycle code in AWS's Runtime Interface Emulator) also sends `SandboxTerminated` when the
+ * sandbox is stopped from outside (RIE on SIGTERM). An extension must accept any string.
+ */
+export type ShutdownReason = 'spindown' | 'timeout' | 'failure' | 'SandboxTerminated';
 
 export interface ShutdownEvent {
   readonly eventType: 'SHUTDOWN';
-  readonly shutdownReason: 'spindown' | 'timeout' | 'failure';
+  readonly shutdownReason: ShutdownReason;
   readonly deadlineMs: number;
 }
 
@@ -44,11 +52,15 @@ export interface ProcessExit {
   readonly t: number;
 }
 
-/** Everything the emulator knows about one external extension. */
+/** Everything the emulator knows about one extension. */
 export interface ExtensionRecord {
-  /** The executable's file name, which `Lambda-Extension-Name` must repeat. */
+  /** An external extension's executable file name, which `Lambda-Extension-Name` repeats; an internal extension's chosen name. */
   readonly name: string;
-  readonly file: string;
+  /**
+   * The executable of an external extension. Absent for an internal extension: one that registered
+   * under a name with no file in /opt/extensions, from inside the runtime process.
+   */
+  readonly file?: string;
   process?: ChildProcess;
   spawnedAt: number;
   id?: string;
@@ -89,7 +101,7 @@ export class ExtensionsApi {
     private readonly onInitError: (error: ReportedError) => void,
   ) {}
 
-  public add(name: string, file: string): ExtensionRecord {
+  public add(name: string, file?: string): ExtensionRecord {
     const record: ExtensionRecord = { name, file, spawnedAt: this.recorder.now(), events: [], queue: [], busy: false, killed: false };
     this.extensions.set(name, record);
     return record;
@@ -97,6 +109,11 @@ export class ExtensionsApi {
 
   public all(): ExtensionRecord[] {
     return [...this.extensions.values()];
+  }
+
+  /** The extensions that are processes of their own (files in /opt/extensions). */
+  public external(): ExtensionRecord[] {
+    return this.all().filter((e) => e.file !== undefined);
   }
 
   public async handle(req: IncomingMessage, res: ServerResponse, route: string): Promise<void> {
@@ -129,16 +146,12 @@ export class ExtensionsApi {
       this.recorder.record({ type: 'register-rejected', source: name ?? '(no name)', status, errorType, errorMessage });
       sendError(res, status, errorType, errorMessage);
     };
+    // Error types and statuses as rapid (the lifecycle code in AWS's Runtime Interface Emulator) answers.
+    if (name === undefined || name === '') {
+      return reject(403, 'Extension.InvalidExtensionName', 'the Lambda-Extension-Name header is required: the extension\'s file name');
+    }
     if (!this.registrationOpen) {
-      return reject(403, 'Extension.InvalidRegistrationPhase', 'extensions can register only during the Init phase');
-    }
-    const record = name === undefined ? undefined : this.extensions.get(name);
-    if (!record) {
-      return reject(403, 'Extension.InvalidExtensionName',
-        `Lambda-Extension-Name must be the file name of an extension in /opt/extensions, got ${JSON.stringify(name ?? null)}`);
-    }
-    if (record.id !== undefined) {
-      return reject(403, 'Extension.AlreadyRegistered', `extension ${record.name} is already registered`);
+      return reject(403, 'Extension.RegistrationClosed', 'extensions can register only during the Init phase, until the runtime asks for its first invocation');
     }
     let events: unknown;
     try {
@@ -149,6 +162,18 @@ export class ExtensionsApi {
     if (!Array.isArray(events) || events.some((e) => !EVENT_TYPES.includes(e as ExtensionEventType))) {
       return reject(400, 'Extension.InvalidEventType', `events must be a list of INVOKE and SHUTDOWN, got ${JSON.stringify(events ?? null)}`);
     }
+    // A name with no file in /opt/extensions is an internal extension, registered from inside the
+    // runtime process (Lambda docs, "Extensions API": internal extensions run in the runtime
+    // process and cannot register for SHUTDOWN). rapid does the same.
+    const known = this.extensions.get(name);
+    if (!known && events.includes('SHUTDOWN')) {
+      return reject(403, 'Extension.InvalidEventType',
+        `SHUTDOWN: ${JSON.stringify(name)} is no file in /opt/extensions, so it registers as an internal extension, and internal extensions cannot register for SHUTDOWN`);
+    }
+    if (known?.id !== undefined) {
+      return reject(403, 'Extension.InvalidExtensionState', `extension ${known.name} is already registered`);
+    }
+    const record = known ?? this.add(name);
     record.id = randomUUID();
     record.events = [...new Set(events as ExtensionEventType[])];
     record.registeredAt = this.recorder.now();

@@ -5,11 +5,11 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
-import { EXTENSIONS_API_PREFIX, ExtensionsApi, type ExtensionRecord, type ProcessExit, type ReportedError } from './extensions-api';
+import { EXTENSIONS_API_PREFIX, ExtensionsApi, type ExtensionRecord, type ProcessExit, type ReportedError, type ShutdownReason } from './extensions-api';
 import { sendError } from './http-util';
 import { jsonLines, LifecycleRecorder, type LifecycleEvent, type OutputLine } from './lifecycle-recorder';
 import { RUNTIME_API_PREFIX, RuntimeApi, type Invocation } from './runtime-api';
-import { sandboxEnvironment } from './sandbox-environment';
+import { extensionEnvironment, sandboxEnvironment } from './sandbox-environment';
 
 /** The account id in ARNs and in the register response; AWS's documentation example account. */
 export const EMULATED_ACCOUNT_ID = '123456789012';
@@ -20,8 +20,12 @@ const DEFAULT_CREDENTIALS = {
   sessionToken: 'emulated-session-token',
 };
 
-/** Lambda gives the runtime this long to exit on SIGTERM before it is killed. */
-const RUNTIME_STOP_GRACE_MS = 500;
+/**
+ * The share of the Shutdown window the runtime gets to exit after SIGTERM, before extensions get
+ * SHUTDOWN: rapid's `runtimeDeadlineShare` (AWS's Runtime Interface Emulator, rapid/shutdown.go),
+ * 600 ms of the 2000 ms window. The Lambda docs say "up to 300 ms"; the code Lambda runs says 30 %.
+ */
+const RUNTIME_SHUTDOWN_SHARE = 0.3;
 /** How long to wait for the OS to report the exit of a process that was sent SIGKILL. */
 const REAP_TIMEOUT_MS = 2000;
 /** After an extension reports an init error, it usually exits by itself; let it, so its exit code is recorded. */
@@ -110,8 +114,18 @@ export interface ExtensionShutdown extends ProcessShutdown {
   readonly name: string;
 }
 
+export interface InvokeOptions {
+  /**
+   * The invoke's `X-Amzn-Trace-Id`: given to the runtime (`Lambda-Runtime-Trace-Id`) and to
+   * extensions (`tracing`). Without one, neither gets a trace id, as rapid (AWS's RIE) does.
+   * `newTraceId()` makes one.
+   * @default - none
+   */
+  readonly traceId?: string;
+}
+
 export interface ShutdownResult {
-  readonly reason: 'spindown' | 'timeout' | 'failure';
+  readonly reason: ShutdownReason;
   /** The SHUTDOWN event's deadlineMs (epoch ms). */
   readonly deadlineMs: number;
   readonly durationMs: number;
@@ -197,7 +211,12 @@ export class LambdaEmulator {
       handler: `${path.basename(this.handlerFile).replace(/\.(c?js|mjs)$/, '')}.${this.handlerExport}`,
       accountId: EMULATED_ACCOUNT_ID,
     }, changed, initError);
-    this.runtimeApi = new RuntimeApi(this.recorder, changed, initError);
+    // Registration stays open until the runtime asks for its first invocation, so that internal
+    // extensions can register from the runtime process during its init (rapid: registrationService.TurnOff()).
+    this.runtimeApi = new RuntimeApi(this.recorder, () => {
+      if (this.runtimeApi.readyAt !== undefined) this.extensionsApi.registrationOpen = false;
+      changed();
+    }, initError);
     this.server = http.createServer((req, res) => {
       this.route(req, res).catch((err: unknown) => {
         sendError(res, 500, 'ServiceException', err instanceof Error ? err.message : String(err));
@@ -267,16 +286,17 @@ export class LambdaEmulator {
     if (registered !== 'ok') {
       return this.failInit(registered ?? this.initTimedOut('every extension to register', extensions.filter((e) => e.id === undefined)));
     }
-    this.extensionsApi.registrationOpen = false;
 
     this.spawnRuntime();
+    // Every registered extension, internal ones included, must call next before init ends.
     const ready = await this.waitFor(
       () => this.initFailure() ?? (
-        this.runtimeApi.readyAt !== undefined && extensions.every((e) => e.firstNextAt !== undefined) ? 'ok' as const : undefined),
+        this.runtimeApi.readyAt !== undefined && this.extensionsApi.all().every((e) => e.firstNextAt !== undefined) ? 'ok' as const : undefined),
       remaining(),
     );
     if (ready !== 'ok') {
-      return this.failInit(ready ?? this.initTimedOut('the runtime and every extension to call next', extensions.filter((e) => e.firstNextAt === undefined)));
+      return this.failInit(ready ?? this.initTimedOut('the runtime and every extension to call next',
+        this.extensionsApi.all().filter((e) => e.firstNextAt === undefined)));
     }
 
     this.phase = 'ready';
@@ -298,7 +318,7 @@ export class LambdaEmulator {
    * extension registered for it. It ends when the runtime has answered and every such extension
    * is back in `/event/next`, or at the function's deadline.
    */
-  public async invoke(event: unknown): Promise<InvokeResult> {
+  public async invoke(event: unknown, options: InvokeOptions = {}): Promise<InvokeResult> {
     if (this.phase === 'broken') {
       throw new Error(`the environment is unusable after ${this.broken!.errorType} (${this.broken!.errorMessage}); call shutdown()`);
     }
@@ -311,7 +331,7 @@ export class LambdaEmulator {
       payload,
       deadlineMs,
       invokedFunctionArn: this.functionArn(),
-      traceId: traceHeader(),
+      traceId: options.traceId,
     };
     const participants = this.extensionsApi.all().filter((e) => e.events.includes('INVOKE') && !e.exit);
     const begin = this.recorder.now();
@@ -322,7 +342,7 @@ export class LambdaEmulator {
         deadlineMs,
         requestId: invocation.requestId,
         invokedFunctionArn: invocation.invokedFunctionArn,
-        tracing: { type: 'X-Amzn-Trace-Id', value: invocation.traceId },
+        ...(invocation.traceId !== undefined ? { tracing: { type: 'X-Amzn-Trace-Id', value: invocation.traceId } } : {}),
       });
     }
 
@@ -373,11 +393,13 @@ export class LambdaEmulator {
   }
 
   /**
-   * The Shutdown phase: the runtime gets SIGTERM (SIGKILL after 500 ms), extensions registered for
-   * SHUTDOWN get the event with deadlineMs at the end of the phase, and whatever still runs at
-   * that deadline is killed. Closes the emulator.
+   * The Shutdown phase, as rapid runs it: with extensions registered, the runtime gets SIGTERM and
+   * 30 % of the window (SIGKILL after that), then extensions registered for SHUTDOWN get the event
+   * with deadlineMs at the end of the window, and whatever still runs then is killed. With no
+   * extension registered the runtime is killed at once (Lambda's graceful shutdown exists only for
+   * functions with extensions). Closes the emulator.
    */
-  public shutdown(reason: 'spindown' | 'timeout' | 'failure' = 'spindown'): Promise<ShutdownResult> {
+  public shutdown(reason: ShutdownReason = 'spindown'): Promise<ShutdownResult> {
     this.shutdownPromise ??= this.runShutdown(reason);
     return this.shutdownPromise;
   }
@@ -388,7 +410,7 @@ export class LambdaEmulator {
     return this.closePromise;
   }
 
-  private async runShutdown(reason: 'spindown' | 'timeout' | 'failure'): Promise<ShutdownResult> {
+  private async runShutdown(reason: ShutdownReason): Promise<ShutdownResult> {
     const begin = this.recorder.now();
     const deadlineMs = Date.now() + this.shutdownTimeout;
     if (this.phase === 'created' || this.phase === 'closed') {
@@ -400,10 +422,14 @@ export class LambdaEmulator {
     const phaseLeft = (): number => Math.max(0, deadlineMs - Date.now());
 
     const runtime = this.runtime;
+    const anyRegistered = this.extensionsApi.all().some((e) => e.id !== undefined);
     if (runtime?.process && !runtime.exit) {
-      runtime.process.kill('SIGTERM');
-      this.recorder.record({ type: 'signal', source: 'runtime', signal: 'SIGTERM' });
-      const stopped = await this.waitFor(() => (runtime.exit ? true : undefined), Math.min(RUNTIME_STOP_GRACE_MS, phaseLeft()));
+      let stopped: true | undefined;
+      if (anyRegistered) {
+        runtime.process.kill('SIGTERM');
+        this.recorder.record({ type: 'signal', source: 'runtime', signal: 'SIGTERM' });
+        stopped = await this.waitFor(() => (runtime.exit ? true : undefined), Math.min(this.shutdownTimeout * RUNTIME_SHUTDOWN_SHARE, phaseLeft()));
+      }
       if (!stopped) {
         this.kill('runtime', runtime);
         await this.waitFor(() => (runtime.exit ? true : undefined), REAP_TIMEOUT_MS);
@@ -467,7 +493,7 @@ export class LambdaEmulator {
 
   private spawnExtension(file: string): void {
     const record = this.extensionsApi.add(path.basename(file), file);
-    this.spawnChild(record.name, file, [], record, () => {
+    this.spawnChild(record.name, file, [], extensionEnvironment(this.env), record, () => {
       if (this.phase === 'ready' || this.phase === 'invoking') {
         this.broken ??= { errorType: 'Extension.Crash', errorMessage: `extension ${record.name} exited (${describeExit(record.exit!)})` };
         if (this.phase === 'ready') this.phase = 'broken';
@@ -478,7 +504,7 @@ export class LambdaEmulator {
   private spawnRuntime(): void {
     const state: RuntimeProcess = { spawnedAt: this.recorder.now(), killed: false };
     this.runtime = state;
-    this.spawnChild('runtime', process.execPath, [BOOTSTRAP, this.handlerFile, this.handlerExport], state, () => {
+    this.spawnChild('runtime', process.execPath, [BOOTSTRAP, this.handlerFile, this.handlerExport], this.env, state, () => {
       if (this.phase === 'ready' || this.phase === 'invoking') {
         this.broken ??= { errorType: 'Runtime.ExitError', errorMessage: `the runtime exited (${describeExit(state.exit!)})` };
         if (this.phase === 'ready') this.phase = 'broken';
@@ -490,6 +516,7 @@ export class LambdaEmulator {
     source: string,
     command: string,
     args: string[],
+    env: Record<string, string>,
     state: ChildState,
     onUnexpectedExit: () => void,
   ): void {
@@ -497,7 +524,7 @@ export class LambdaEmulator {
     // Its own process group, so that a launcher's children die with it when it is killed.
     const child = spawn(command, args, {
       cwd: path.dirname(this.handlerFile),
-      env: this.env,
+      env,
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
@@ -565,7 +592,7 @@ export class LambdaEmulator {
   }
 
   private extensionResults(phaseStart: number): ExtensionShutdown[] {
-    return this.extensionsApi.all().map((e) => ({ name: e.name, ...processResult(e, phaseStart) }));
+    return this.extensionsApi.external().map((e) => ({ name: e.name, ...processResult(e, phaseStart) }));
   }
 
   private functionArn(): string {
@@ -652,7 +679,8 @@ function installExitHook(): void {
 }
 
 /** An X-Ray trace header in the format Lambda passes to the runtime and in INVOKE's `tracing`. */
-function traceHeader(): string {
+/** A fresh X-Ray trace header, as Lambda's front end adds to a request that has none. */
+export function newTraceId(): string {
   const epoch = Math.floor(Date.now() / 1000).toString(16).padStart(8, '0');
   return `Root=1-${epoch}-${randomBytes(12).toString('hex')};Parent=${randomBytes(8).toString('hex')};Sampled=1`;
 }

@@ -17,7 +17,8 @@ export interface Invocation {
   readonly payload: string;
   readonly deadlineMs: number;
   readonly invokedFunctionArn: string;
-  readonly traceId: string;
+  /** Absent when the invoke carried no trace header. */
+  readonly traceId?: string;
   deliveredAt?: number;
   outcome?:
   | { readonly kind: 'response'; readonly body: string; readonly t: number }
@@ -120,7 +121,7 @@ export class RuntimeApi {
       'Lambda-Runtime-Aws-Request-Id': invocation.requestId,
       'Lambda-Runtime-Deadline-Ms': invocation.deadlineMs.toString(),
       'Lambda-Runtime-Invoked-Function-Arn': invocation.invokedFunctionArn,
-      'Lambda-Runtime-Trace-Id': invocation.traceId,
+      ...(invocation.traceId !== undefined ? { 'Lambda-Runtime-Trace-Id': invocation.traceId } : {}),
     });
     res.end(invocation.payload);
     this.recorder.record({ type: 'invocation-delivered', source: 'runtime', requestId: invocation.requestId, deadlineMs: invocation.deadlineMs });

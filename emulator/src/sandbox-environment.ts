@@ -48,3 +48,17 @@ export function sandboxEnvironment(options: SandboxEnvironmentOptions): Record<s
   // Lambda refuses to let a function override its reserved variables, so they are applied last.
   return { ...inherited, ...options.environment, ...reserved };
 }
+
+/**
+ * Variables "specific to the runtime process" that extensions do not get (Lambda docs, Extensions
+ * API, "Environment variables"); rapid also drops every other name that starts with `_`.
+ */
+const RUNTIME_ONLY = new Set([
+  'AWS_EXECUTION_ENV', 'AWS_LAMBDA_LOG_GROUP_NAME', 'AWS_LAMBDA_LOG_STREAM_NAME', 'AWS_XRAY_CONTEXT_MISSING',
+  'AWS_XRAY_DAEMON_ADDRESS', 'LAMBDA_RUNTIME_DIR', 'LAMBDA_TASK_ROOT',
+]);
+
+/** The environment of an external extension: the sandbox's, less the runtime's own variables. */
+export function extensionEnvironment(sandbox: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(sandbox).filter(([name]) => !RUNTIME_ONLY.has(name) && !name.startsWith('_')));
+}

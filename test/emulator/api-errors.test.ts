@@ -32,7 +32,9 @@ describe('API error responses of a running environment', () => {
   const ID = '<registered id>';
   const cases: Array<[string, string, string, Record<string, string>, string | undefined, number, Record<string, unknown>]> = [
     ['register after INIT', 'POST', '/2020-01-01/extension/register', { 'Lambda-Extension-Name': 'ext' }, '{"events":["INVOKE"]}',
-      403, { errorType: 'Extension.InvalidRegistrationPhase' }],
+      403, { errorType: 'Extension.RegistrationClosed' }],
+    ['register without a name', 'POST', '/2020-01-01/extension/register', {}, '{"events":["INVOKE"]}',
+      403, { errorType: 'Extension.InvalidExtensionName' }],
     ['next without identifier', 'GET', '/2020-01-01/extension/event/next', {}, undefined,
       403, { errorType: 'Extension.UnknownExtensionIdentifier' }],
     ['next with unknown identifier', 'GET', '/2020-01-01/extension/event/next', { 'Lambda-Extension-Identifier': 'nope' }, undefined,

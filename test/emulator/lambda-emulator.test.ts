@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { FIXTURES, HANDLER_FILE, makeLayer, removeLayer, type FixtureExtensionOptions } from './fixtures/layer';
-import { LambdaEmulator, type LambdaEmulatorOptions, type LifecycleEvent } from '../../emulator/src';
+import { LambdaEmulator, newTraceId, type LambdaEmulatorOptions, type LifecycleEvent } from '../../emulator/src';
 import { freePort } from '../support/layer';
 import { within } from '../support/within';
 
@@ -78,35 +78,32 @@ describe('INIT', () => {
     const init = await within(e.start(), 10_000, 'start');
     expect(init.ok).toBe(true);
 
-    // THEN the extension saw exactly Lambda's variables, the function's, and PATH/HOME
+    // THEN the extension saw exactly Lambda's variables, the function's, and PATH/HOME, less the
+    // runtime's own ones (_HANDLER, AWS_EXECUTION_ENV, the log group and stream, LAMBDA_TASK_ROOT)
     const { env, cwd } = e.jsonLines('spy').find((l) => l.msg === 'env') as { env: Record<string, string>; cwd: string };
     expect(env).toEqual({
       PATH: process.env.PATH,
       ...(process.env.HOME !== undefined ? { HOME: process.env.HOME } : {}),
       OPA_URL: 'http://127.0.0.1:8181',
-      _HANDLER: 'handler.handler',
-      AWS_EXECUTION_ENV: expect.stringMatching(/^AWS_Lambda_nodejs\d+\.x$/),
       AWS_REGION: 'eu-west-1',
       AWS_DEFAULT_REGION: 'eu-west-1',
       AWS_LAMBDA_FUNCTION_NAME: 'my-fn',
       AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '128',
       AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
-      AWS_LAMBDA_LOG_GROUP_NAME: '/aws/lambda/my-fn',
-      AWS_LAMBDA_LOG_STREAM_NAME: expect.any(String),
       AWS_ACCESS_KEY_ID: 'AKID',
       AWS_SECRET_ACCESS_KEY: 'SECRET',
       AWS_SESSION_TOKEN: 'TOKEN',
       AWS_LAMBDA_RUNTIME_API: e.apiAddress,
-      LAMBDA_TASK_ROOT: FIXTURES,
       LANG: 'en_US.UTF-8',
       TZ: ':UTC',
     });
     expect(e.apiAddress).toMatch(/^127\.0\.0\.1:\d+$/);
     expect(cwd).toBe(FIXTURES);
 
-    // AND the runtime got the same function identity
+    // AND the runtime got the same function identity, and its own variables
     const result = await within(e.invoke({}), 5000, 'invoke');
+    expect(result.result).toMatchObject({ handlerEnv: { _HANDLER: 'handler.handler', LAMBDA_TASK_ROOT: FIXTURES, AWS_LAMBDA_LOG_GROUP_NAME: '/aws/lambda/my-fn' } });
     expect(result.result).toMatchObject({ functionName: 'my-fn', invokedFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:my-fn' });
   });
 
@@ -142,17 +139,17 @@ describe('INIT', () => {
     expect(e.events.filter((x) => x.type === 'exit').map((x) => x.source).sort()).toEqual(spawned.sort());
   });
 
-  test('an extension that registers under another name is refused with 403 and fails INIT', async () => {
-    // GIVEN an extension that registers as "<file name>-wrong"
+  test('an extension that registers under another name for SHUTDOWN is taken for an internal one, refused with 403, and fails INIT', async () => {
+    // GIVEN an extension that registers as "<file name>-wrong" for INVOKE and SHUTDOWN
     const e = emulate({ liar: { behaviour: 'wrong-name' } });
 
     // WHEN the environment initializes
     const init = await within(e.start(), 10_000, 'start');
 
-    // THEN the registration was refused, and its exit failed init
+    // THEN the unknown name made it an internal extension, which cannot have SHUTDOWN (as rapid answers), and its exit failed init
     expect(e.jsonLines('liar').find((l) => l.msg === 'register')).toMatchObject({
       status: 403,
-      body: { errorType: 'Extension.InvalidExtensionName', errorMessage: expect.stringContaining('liar-wrong') },
+      body: { errorType: 'Extension.InvalidEventType', errorMessage: expect.stringContaining('internal extension') },
     });
     expect(e.events).toContainEqual(expect.objectContaining({ type: 'register-rejected', source: 'liar-wrong', status: 403 }));
     expect(init).toMatchObject({ ok: false, errorType: 'Extension.Crash', source: 'liar', errorMessage: expect.stringContaining('exit code 2') });
@@ -205,6 +202,26 @@ describe('INIT', () => {
     expect(e.events).toContainEqual(expect.objectContaining({ type: 'kill', source: 'slow' }));
   });
 
+  test('an internal extension registers from the runtime process during its init, gets INVOKE, and init waits for its next', async () => {
+    // GIVEN a handler whose init registers an internal extension "in-process" (no such file in /opt/extensions)
+    const e = emulate({ ext: {} }, { environment: { FIXTURE_INTERNAL_EXTENSION: 'in-process' } });
+
+    // WHEN the environment initializes and is invoked
+    const init = await within(e.start(), 10_000, 'start');
+    const result = await within(e.invoke({ q: 1 }), 5000, 'invoke');
+
+    // THEN the registration was accepted while the runtime was in its init, and init ended only after its first next
+    expect(init.ok).toBe(true);
+    expect(e.jsonLines('runtime').find((l) => l.msg === 'internal register')).toMatchObject({ status: 200 });
+    const ev = e.events;
+    expect(indexOf(ev, { type: 'register', source: 'in-process' })).toBeGreaterThan(indexOf(ev, { type: 'spawn', source: 'runtime' }));
+    expect(indexOf(ev, { type: 'next', source: 'in-process' })).toBeLessThan(indexOf(ev, { type: 'init-done' }));
+    // AND it got the INVOKE, and it is no process of its own at shutdown
+    expect(e.jsonLines('runtime').filter((l) => l.msg === 'internal event').map((l) => (l.event as { requestId?: string }).requestId))
+      .toEqual([result.requestId]);
+    expect((await within(e.shutdown(), 5000, 'shutdown')).extensions.map((x) => x.name)).toEqual(['ext']);
+  });
+
   test('a layer without extensions runs the handler alone', async () => {
     const e = emulate({});
 
@@ -222,9 +239,10 @@ describe('INVOKE', () => {
     const e = emulate({ watcher: {} }, { timeout: 1500 });
     expect((await within(e.start(), 10_000, 'start')).ok).toBe(true);
 
-    // WHEN the function is invoked twice
+    // WHEN the function is invoked twice, the first time with a trace header
     const before = Date.now();
-    const first = await within(e.invoke({ hello: 'world' }), 5000, 'invoke');
+    const traceId = newTraceId();
+    const first = await within(e.invoke({ hello: 'world' }, { traceId }), 5000, 'invoke');
     const second = await within(e.invoke({ hello: 'again' }), 5000, 'invoke');
 
     // THEN each invocation returns the handler's result
@@ -246,7 +264,11 @@ describe('INVOKE', () => {
       invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:emulated-function',
       tracing: { type: 'X-Amzn-Trace-Id', value: handlerView.traceId },
     });
-    expect(handlerView.traceId).toMatch(/^Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=1$/);
+    expect(handlerView.traceId).toBe(traceId);
+    expect(traceId).toMatch(/^Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=1$/);
+    // AND without a trace header neither the extension nor the runtime got a trace id (as rapid does)
+    expect(seen[1]).not.toHaveProperty('tracing');
+    expect((second.result as { traceId?: string }).traceId).toBeUndefined();
     expect(first.deadlineMs).toBeGreaterThanOrEqual(before + 1500);
     expect(first.deadlineMs).toBeLessThan(before + 1500 + 500);
     expect(e.jsonLines('watcher').find((l) => l.msg === 'event')!.eventId).toMatch(/^[0-9a-f-]{36}$/);
@@ -375,6 +397,45 @@ describe('SHUTDOWN', () => {
     expect(e.jsonLines('tidy').find((l) => l.msg === 'exit-error')).toMatchObject({ status: 202, body: { status: 'OK' } });
     expect(ev).toContainEqual(expect.objectContaining({ type: 'exit-error', source: 'tidy', errorType: 'Extension.Flushed', errorMessage: 'reported at exit' }));
     expect(ev).toContainEqual(expect.objectContaining({ type: 'exit', source: 'tidy', exitCode: 0, unexpected: false }));
+  });
+
+  test('a runtime that ignores SIGTERM is killed after 30 % of the window, and only then do extensions get SHUTDOWN', async () => {
+    // GIVEN a runtime that ignores SIGTERM, beside one extension
+    const e = emulate({ ext: {} }, { environment: { FIXTURE_IGNORE_SIGTERM: '1' } });
+    expect((await within(e.start(), 10_000, 'start')).ok).toBe(true);
+
+    // WHEN the environment spins down
+    const result = await within(e.shutdown(), 5000, 'shutdown');
+
+    // THEN the runtime was SIGKILLed 600 ms (30 % of 2000) after SIGTERM, before SHUTDOWN went out
+    const ev = e.events;
+    const sigterm = ev[indexOf(ev, { type: 'signal', source: 'runtime', signal: 'SIGTERM' })];
+    const kill = ev[indexOf(ev, { type: 'kill', source: 'runtime' })];
+    expect(kill.t - sigterm.t).toBeGreaterThanOrEqual(590);
+    expect(kill.t - sigterm.t).toBeLessThan(1100);
+    expect(indexOf(ev, { type: 'event-delivered', eventType: 'SHUTDOWN' })).toBeGreaterThan(indexOf(ev, { type: 'kill', source: 'runtime' }));
+    expect(result.runtime).toMatchObject({ killed: true, signal: 'SIGKILL' });
+    expect(result.extensions).toEqual([expect.objectContaining({ name: 'ext', exitCode: 0, killed: false })]);
+  });
+
+  test('without extensions the runtime is killed at once, with no SIGTERM', async () => {
+    const e = emulate({});
+    expect((await within(e.start(), 10_000, 'start')).ok).toBe(true);
+
+    const result = await within(e.shutdown(), 5000, 'shutdown');
+
+    expect(e.events.filter((x) => x.type === 'signal')).toEqual([]);
+    expect(result.runtime).toMatchObject({ killed: true, signal: 'SIGKILL' });
+  });
+
+  test('the reason given is the SHUTDOWN event\'s, including RIE\'s SandboxTerminated', async () => {
+    const e = emulate({ ext: {} });
+    expect((await within(e.start(), 10_000, 'start')).ok).toBe(true);
+
+    const result = await within(e.shutdown('SandboxTerminated'), 5000, 'shutdown');
+
+    expect(result.reason).toBe('SandboxTerminated');
+    expect(eventsSeenBy(e, 'ext').pop()).toMatchObject({ eventType: 'SHUTDOWN', shutdownReason: 'SandboxTerminated' });
   });
 
   test('an extension that ignores SHUTDOWN is killed at the deadline', async () => {
