@@ -49,6 +49,8 @@ interface Machine {
   node: string;
   opa: string;
   date: string;
+  /** 1-minute load average when the run started: above the core count, other work shared the machine. */
+  loadAverage: number;
 }
 
 function machine(): Machine {
@@ -61,6 +63,7 @@ function machine(): Machine {
     node: process.version,
     opa,
     date: new Date().toISOString(),
+    loadAverage: Math.round(os.loadavg()[0] * 10) / 10,
   };
 }
 
@@ -107,7 +110,7 @@ function markdown(m: Machine, rows: Row[], failures: Record<string, string>, ela
     '',
     `- machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB memory, ${m.os}`,
     `- Node ${m.node}, OPA ${m.opa} (\`.tools/bin/opa\`)`,
-    `- date: ${m.date}`,
+    `- date: ${m.date}; 1-minute load average at the start: ${m.loadAverage}${m.loadAverage > m.cores ? ' (the machine was loaded by other work: absolute figures are slow, ratios to references of the same run still compare)' : ''}`,
     `- ${CA_NOTE}`,
     `- counts: ${SCALE.latencyRequests} sequential decisions per latency target; ${SCALE.throughputSeconds} s per throughput level; `
       + `${SCALE.coldStarts} starts per cold-start figure; ${SCALE.invokes} INVOKEs per overhead figure; memory read after `
