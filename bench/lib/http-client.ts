@@ -105,8 +105,15 @@ export async function firstDecision(port: number, path: string, body: string, ti
   const giveUpAt = performance.now() + timeoutMs;
   while (performance.now() < giveUpAt) {
     const answer = await new Promise<string | undefined>((resolve) => {
-      const req = http.request({ host: '127.0.0.1', port, path, method: 'POST', agent: false, timeout: timeoutMs,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      const req = http.request({
+        host: '127.0.0.1',
+        port,
+        path,
+        method: 'POST',
+        agent: false,
+        timeout: timeoutMs,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      }, (res) => {
         let text = '';
         res.on('data', (d: Buffer) => { text += d.toString('utf8'); });
         res.on('end', () => resolve(res.statusCode === 200 ? text : undefined));
