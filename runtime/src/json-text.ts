@@ -66,9 +66,9 @@ export function scanJson(bytes: Uint8Array, start = 0, end = bytes.length): Json
       for (i++; i < end && bytes[i] !== QUOTE; i++) {
         if (bytes[i] !== BACKSLASH) continue;
         // \uD800–\uDFFF: `u`, then `d`/`D`, then 8–9 or a–f/A–F.
-        if (bytes[i + 1] === 0x75 && (bytes[i + 2] | 0x20) === 0x64) {
-          const d = bytes[i + 3] | 0x20;
-          if (d === 0x38 || d === 0x39 || (d >= 0x61 && d <= 0x66)) surrogateEscapes = true;
+        if (bytes[i + 1] === 0x75 && (bytes[i + 2] === 0x64 || bytes[i + 2] === 0x44)) {
+          const d = bytes[i + 3];
+          if (d === 0x38 || d === 0x39 || (d >= 0x61 && d <= 0x66) || (d >= 0x41 && d <= 0x46)) surrogateEscapes = true;
         }
         i++;
       }
