@@ -41,11 +41,11 @@ export function isSpace(c: number): boolean {
 
 /**
  * Scans the JSON value in `bytes[start, end)`, which must be valid JSON (the caller has parsed it,
- * or it comes from the policy engine). Stops early once the depth passes {@link MAX_JSON_DEPTH}.
+ * or it comes from the policy engine). Stops early once the depth passes `maxDepth`.
  */
-export function scanJson(bytes: Uint8Array, start = 0, end = bytes.length): JsonScan {
+export function scanJson(bytes: Uint8Array, start = 0, end = bytes.length, maxDepth = MAX_JSON_DEPTH): JsonScan {
   let depth = 0;
-  let maxDepth = 0;
+  let deepest = 0;
   let surrogateEscapes = false;
   const children: JsonChild[] = [];
   let topIsObject = false;
@@ -80,9 +80,9 @@ export function scanJson(bytes: Uint8Array, start = 0, end = bytes.length): Json
     }
     if (c === 0x7b || c === 0x5b) {
       depth++;
-      if (depth > maxDepth) {
-        maxDepth = depth;
-        if (depth > MAX_JSON_DEPTH) return { depth, tooDeep: String.fromCharCode(c), children, surrogateEscapes };
+      if (depth > deepest) {
+        deepest = depth;
+        if (depth > maxDepth) return { depth, tooDeep: String.fromCharCode(c), children, surrogateEscapes };
       }
       if (depth === 1) {
         topIsObject = c === 0x7b;
@@ -102,7 +102,7 @@ export function scanJson(bytes: Uint8Array, start = 0, end = bytes.length): Json
       }
     }
   }
-  return { depth: maxDepth, children, surrogateEscapes };
+  return { depth: deepest, children, surrogateEscapes };
 }
 
 /** The child named `key`; the last one when a key repeats, as JSON.parse and Go take it. */
@@ -111,9 +111,9 @@ export function lastChild(children: readonly JsonChild[], key: string): JsonChil
   return undefined;
 }
 
-/** The child of the value in `bytes[start, end)` named `key` (see {@link lastChild}). */
+/** The child of the value in `bytes[start, end)` named `key` (see {@link lastChild}), at any depth below. */
 export function childOf(bytes: Uint8Array, key: string, start = 0, end = bytes.length): JsonChild | undefined {
-  return lastChild(scanJson(bytes, start, end).children, key);
+  return lastChild(scanJson(bytes, start, end, Infinity).children, key);
 }
 
 /**

@@ -113,7 +113,8 @@ export class PolicyEngine {
       throw new EvaluationError(entry.name, reasonOf(err), { cause: err });
     }
     // The result set: `[]`, or `[{"result": <value>}]`.
-    const first = scanJson(resultSet).children[0];
+    // A result may be nested as deeply as the policy makes it: no depth limit here.
+    const first = scanJson(resultSet, 0, resultSet.length, Infinity).children[0];
     const value = first && childOf(resultSet, 'result', first.start, first.end);
     const sub = value && subDocumentSpan(resultSet, value, rest);
     return sub ? { resultJson: resultSet.toString('utf8', sub.start, sub.end) } : {};
