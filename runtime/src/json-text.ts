@@ -173,7 +173,8 @@ export class RawJson {
 
 /** A marker no client can guess, so a string a client sent is never taken for one. */
 const MARKER = `\u0000raw-${Math.random().toString(36).slice(2)}-`;
-const MARKER_PATTERN = new RegExp(`"\\\\u0000${MARKER.slice(1)}(\\d+)"`, 'g');
+/** The marker as JSON.stringify writes it (NUL escaped), without its closing index and quote. */
+const WRITTEN_MARKER = JSON.stringify(MARKER).slice(0, -1);
 let collecting: string[] | undefined;
 
 /** JSON.stringify that writes each {@link RawJson} as its text; indented by two spaces with `pretty`, as OPA's `?pretty`. */
@@ -186,8 +187,21 @@ export function stringifyJson(value: unknown, pretty = false): string {
   } finally {
     collecting = undefined;
   }
-  if (texts.length > 0) text = text.replace(MARKER_PATTERN, (_, i: string) => texts[Number(i)]);
+  if (texts.length > 0) text = substitute(text, texts);
   return pretty ? indentJson(text) : text;
+}
+
+/** Puts each text in place of its marker; markers appear in the order toJSON handed them out. */
+function substitute(text: string, texts: readonly string[]): string {
+  let out = '';
+  let from = 0;
+  for (let i = 0; i < texts.length; i++) {
+    const marker = `${WRITTEN_MARKER}${i}"`;
+    const at = text.indexOf(marker, from);
+    out += text.slice(from, at) + texts[i];
+    from = at + marker.length;
+  }
+  return out + text.slice(from);
 }
 
 /**

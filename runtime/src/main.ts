@@ -12,6 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as v8 from 'node:v8';
 import { readConfigFile } from './config/config-file';
 import { ExtensionEnvironment } from './config/env';
 import { parseExtensionConfig } from './config/extension-config';
@@ -135,6 +136,7 @@ async function start(env: ExtensionEnvironment, logger: Logger, startedAt: numbe
         throw err;
       }
       initDone();
+      keepYoungGenerationSize();
     },
     onInvoke: (event) => scheduler.onInvoke(event),
     onShutdown: async (event) => {
@@ -142,6 +144,18 @@ async function start(env: ExtensionEnvironment, logger: Logger, startedAt: numbe
       await server.close();
     },
   };
+}
+
+/**
+ * Stops V8 from growing the young generation beyond the size start-up left it. Under a stream of
+ * decisions V8 grows it towards 16 MB per semi-space, memory a 128 MB function shares with the
+ * extension (bench: RSS after 100k decisions 89 MB without this, 68 MB with it). The launch flag
+ * `--max-semi-space-size` would cap it too, but makes start-up itself collect again and again
+ * (1.3× the CPU of loading the runtime); the growth factor is read at each growth, so setting it
+ * once init is done costs start-up nothing.
+ */
+function keepYoungGenerationSize(): void {
+  v8.setFlagsFromString('--semi-space-growth-factor=1');
 }
 
 /** Every `<name>.tar.gz` embedded in the layer at synth time, in name order, read as downloads are. */

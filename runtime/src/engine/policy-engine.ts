@@ -112,10 +112,10 @@ export class PolicyEngine {
     } catch (err) {
       throw new EvaluationError(entry.name, reasonOf(err), { cause: err });
     }
-    // The result set: `[]`, or `[{"result": <value>}]`.
-    // A result may be nested as deeply as the policy makes it: no depth limit here.
+    // The result set: `[]`, or `[{"result":<value>}]` as the Wasm engine writes it. A result may
+    // be nested as deeply as the policy makes it: no depth limit here.
     const first = scanJson(resultSet, 0, resultSet.length, Infinity).children[0];
-    const value = first && childOf(resultSet, 'result', first.start, first.end);
+    const value = first && resultOf(resultSet, first);
     const sub = value && subDocumentSpan(resultSet, value, rest);
     return sub ? { resultJson: resultSet.toString('utf8', sub.start, sub.end) } : {};
   }
@@ -124,6 +124,19 @@ export class PolicyEngine {
 /** What {@link PolicyEngine.evaluateJson} answers: `resultJson` is absent when the document is undefined. */
 export interface JsonDecision {
   readonly resultJson?: string;
+}
+
+const RESULT_KEY = Buffer.from('{"result":');
+
+/**
+ * The `result` of one item of the set. The engine writes each item as `{"result":<value>}`, its
+ * only key, so the value is read in place without a second scan; any other shape is scanned.
+ */
+function resultOf(text: Buffer, item: JsonChild): JsonChild | undefined {
+  if (RESULT_KEY.compare(text, item.start, item.start + RESULT_KEY.length) === 0) {
+    return { key: 'result', start: item.start + RESULT_KEY.length, end: item.end - 1 };
+  }
+  return childOf(text, 'result', item.start, item.end);
 }
 
 /** The value at `rest` inside the JSON value at `span`, with array indexes as decimal segments. */
