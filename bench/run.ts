@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import { coldStart } from './cold-start';
 import { decisionLogs } from './decision-logs';
 import { latency } from './latency';
+import { beforeAfter } from './lib/baseline';
 import { QUICK, SCALE } from './lib/config';
 import { BenchBundles, buildBundles, disposeScratch } from './lib/fixtures';
 import { FigureResult, Row } from './lib/results';
@@ -130,6 +131,7 @@ function markdown(m: Machine, rows: Row[], failures: Record<string, string>, ela
     ...rows.map((r) => `| ${cells(r).map(esc).join(' | ')} |`),
     '',
   ];
+  out.push(...beforeAfter(rows, fmt));
   const failed = Object.entries(failures);
   if (failed.length) {
     out.push('## Figures that failed', '', ...failed.map(([name, msg]) => `- ${name}: ${esc(msg.split('\n')[0])}`), '');
