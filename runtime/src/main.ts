@@ -149,7 +149,7 @@ async function start(env: ExtensionEnvironment, logger: Logger, startedAt: numbe
 /**
  * Stops V8 from growing the young generation beyond the size start-up left it. Under a stream of
  * decisions V8 grows it towards 16 MB per semi-space, memory a 128 MB function shares with the
- * extension (bench: RSS after 100k decisions 89 MB without this, 68 MB with it). The launch flag
+ * extension (bench: RSS after 100k decisions 89 MB without this, 65 MB with it). The launch flag
  * `--max-semi-space-size` would cap it too, but makes start-up itself collect again and again
  * (1.3× the CPU of loading the runtime); the growth factor is read at each growth, so setting it
  * once init is done costs start-up nothing.
