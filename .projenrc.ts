@@ -88,15 +88,9 @@ const opaInstall = project.addTask('opa:install', {
 const bundleRuntime = project.addTask('bundle:runtime', {
   description: 'Bundle the extension runtime and its launcher into lib/runtime, and the synth-time bundle tool into lib/bundle-tool',
   steps: [
-    {
-      exec: 'esbuild runtime/src/main.ts --bundle --platform=node --target=node20 --minify --keep-names '
-        + '--legal-comments=none --outfile=lib/runtime/opa-extension/index.js '
-        // Prefer packages' ES modules, which esbuild can tree-shake: @smithy/signature-v4's CommonJS
-        // build drags in all of @smithy/core (about 135 KB of the bundle).
-        + '--main-fields=module,main '
-        // The `version` label of decision logs and status: the package's version.
-        + '--define:OPA_EXTENSION_VERSION=$(node -p "JSON.stringify(require(\'./package.json\').version)")',
-    },
+    // esbuild through runtime/bundle.ts: one index.js, with the packages only some configurations
+    // need carried as text and compiled on first use (cold start).
+    { exec: 'ts-node --transpile-only --project runtime/tsconfig.json runtime/bundle.ts' },
     { exec: 'mkdir -p lib/runtime/extensions && cp runtime/launcher/opa lib/runtime/extensions/opa && chmod 755 lib/runtime/extensions/opa' },
     // The synth-time bundle tool the construct runs (packs bundle directories, checks embedded
     // bundles with the extension's own reader and engine). Beside the layer template, not in it.

@@ -11,6 +11,8 @@ import { FigureResult, MB, Row, round } from './lib/results';
 import { ratio } from './lib/stats';
 
 const CONCURRENCY = 4;
+/** The smallest memory size Lambda offers, which the README's recommendation is checked against. */
+const SMALLEST_LAMBDA_MB = 128;
 
 /** RSS after start, then after each checkpoint's total of decisions. */
 async function profile(pid: number, port: number): Promise<number[]> {
@@ -72,7 +74,7 @@ export async function memory(bundles: BenchBundles): Promise<FigureResult> {
       unit: 'MB',
       reference: { name: `bare Node server RSS ${label}`, value: round(bare[i] / MB, 1) },
       ratio: round(r, 2),
-      ...(i === last ? { target: '≤ 1.3×', meetsTarget: r === null ? null : r <= 1.3 } : {}),
+      ...(i === last ? { target: '≤ 1.15×', meetsTarget: r === null ? null : r <= 1.15 } : {}),
     });
   });
   labels.forEach((label, i) => {
@@ -90,13 +92,20 @@ export async function memory(bundles: BenchBundles): Promise<FigureResult> {
   rows.push({
     figure: 'memory',
     metric: `extension RSS growth ${a / 1000}k → ${b / 1000}k`,
-    value: round(growth / MB, 1),
+    value: round(growth / MB, 2),
     unit: 'MB',
-    reference: { name: `bare Node server growth ${a / 1000}k → ${b / 1000}k`, value: round((bare[2] - bare[1]) / MB, 1) },
-    ratio: round(ratio(extension[2], extension[1]), 2),
-    target: 'no growth (ratio = RSS after / before)',
+    reference: { name: `bare Node server growth ${a / 1000}k → ${b / 1000}k`, value: round((bare[2] - bare[1]) / MB, 2) },
+    target: '≤ 1 MB',
     meetsTarget: growth <= 1 * MB,
-    note: 'meets when growth ≤ 1 MB',
+  });
+  rows.push({
+    figure: 'memory',
+    metric: `left to the function in a ${SMALLEST_LAMBDA_MB} MB Lambda, extension RSS after ${b / 1000}k decisions taken`,
+    value: round(SMALLEST_LAMBDA_MB - extension[last] / MB, 1),
+    unit: 'MB',
+    reference: { name: `bare Node server RSS after ${b / 1000}k decisions (about what a Node.js handler needs)`, value: round(bare[last] / MB, 1) },
+    ratio: round(ratio(SMALLEST_LAMBDA_MB - extension[last] / MB, bare[last] / MB), 2),
+    note: 'Lambda counts the extension\'s memory against the function\'s',
   });
   return { rows, details: { concurrency: CONCURRENCY, checkpoints: SCALE.memoryCheckpoints, rssBytes: { extension, bare, opa } } };
 }

@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import { coldStart } from './cold-start';
 import { decisionLogs } from './decision-logs';
 import { latency } from './latency';
+import { beforeAfter } from './lib/baseline';
 import { QUICK, SCALE } from './lib/config';
 import { BenchBundles, buildBundles, disposeScratch } from './lib/fixtures';
 import { FigureResult, Row } from './lib/results';
@@ -51,6 +52,8 @@ interface Machine {
   node: string;
   opa: string;
   date: string;
+  /** 1-minute load average when the run started: above the core count, other work shared the machine. */
+  loadAverage: number;
 }
 
 function machine(): Machine {
@@ -63,6 +66,7 @@ function machine(): Machine {
     node: process.version,
     opa,
     date: new Date().toISOString(),
+    loadAverage: Math.round(os.loadavg()[0] * 10) / 10,
   };
 }
 
@@ -109,7 +113,7 @@ function markdown(m: Machine, rows: Row[], failures: Record<string, string>, ela
     '',
     `- machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB memory, ${m.os}`,
     `- Node ${m.node}, OPA ${m.opa} (\`.tools/bin/opa\`)`,
-    `- date: ${m.date}`,
+    `- date: ${m.date}; 1-minute load average at the start: ${m.loadAverage}${m.loadAverage > m.cores ? ' (the machine was loaded by other work: absolute figures are slow, ratios to references of the same run still compare)' : ''}`,
     `- ${CA_NOTE}`,
     `- counts: ${SCALE.latencyRequests} sequential decisions per latency target; ${SCALE.throughputSeconds} s per throughput level; `
       + `${SCALE.coldStarts} starts per cold-start figure; ${SCALE.invokes} INVOKEs per overhead figure; memory read after `
@@ -129,6 +133,7 @@ function markdown(m: Machine, rows: Row[], failures: Record<string, string>, ela
     ...rows.map((r) => `| ${cells(r).map(esc).join(' | ')} |`),
     '',
   ];
+  out.push(...beforeAfter(rows, fmt));
   const failed = Object.entries(failures);
   if (failed.length) {
     out.push('## Figures that failed', '', ...failed.map(([name, msg]) => `- ${name}: ${esc(msg.split('\n')[0])}`), '');

@@ -73,7 +73,7 @@ export async function scaling(bundles: BenchBundles): Promise<FigureResult> {
     const sized = await buildBundles(paddedData(bytes));
     const dataLayer = await synthesize(sized.wasmFile);
     try {
-      const ext = await startExtension(dataLayer, 180_000);
+      const ext = await startExtension(dataLayer, { initTimeout: 180_000 });
       try {
         const s = await measureSequential(ext.port, body, SCALE.scalingRequests);
         first ??= s.p50;

@@ -8,6 +8,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as esbuild from 'esbuild';
+import { runtimeBuildOptions } from '../runtime/bundle';
 import { BenchBundles, SCRATCH, synthesize } from './lib/fixtures';
 import { FigureResult, KB, Row, round } from './lib/results';
 import { ratio } from './lib/stats';
@@ -46,26 +47,17 @@ function treeBytes(dir: string): number {
 /** Bytes of the minified runtime bundle by npm package (or `runtime/src`). */
 export async function bundleBreakdown(): Promise<{ total: number; byPackage: Record<string, number> }> {
   const result = await esbuild.build({
-    entryPoints: [path.join(ROOT, 'runtime', 'src', 'main.ts')],
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    minify: true,
-    keepNames: true,
-    legalComments: 'none',
-    mainFields: ['module', 'main'],
-    define: { OPA_EXTENSION_VERSION: '"bench"' },
+    ...(await runtimeBuildOptions('bench')),
     outfile: path.join(SCRATCH, 'index.js'),
     write: false,
     metafile: true,
-    logLevel: 'silent',
-    absWorkingDir: ROOT,
   });
   const output = Object.values(result.metafile.outputs)[0];
   const byPackage: Record<string, number> = {};
   for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
     const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input);
-    const key = m ? m[1] : input.startsWith('runtime/') ? 'runtime/src (the extension)' : input;
+    const lazy = /^runtime\/src\/lazy\/([^/]+)\.ts$/.exec(input);
+    const key = m ? m[1] : lazy && lazy[1] !== 'lazy-module' ? `${lazy[1]} (as text, compiled on first use)` : input.startsWith('runtime/') ? 'runtime/src (the extension)' : input;
     byPackage[key] = (byPackage[key] ?? 0) + bytesInOutput;
   }
   const sorted = Object.fromEntries(Object.entries(byPackage).sort((a, b) => b[1] - a[1]));

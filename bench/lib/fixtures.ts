@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { firstDecision } from './http-client';
 import { findExtensionPid } from './processes';
 import { LambdaEmulator } from '../../emulator/src';
 import { OpaBundle, OpaExtensionLayerProps } from '../../src';
@@ -83,15 +84,32 @@ export async function synthesize(bundleFile: string, props: Partial<OpaExtension
 export interface RunningExtension {
   readonly emulator: LambdaEmulator;
   readonly port: number;
+  /** ms from the launcher's spawn to its /register. */
+  readonly registerMs: number;
   /** ms from the launcher's spawn to the first /event/next. */
   readonly readyMs: number;
+  /**
+   * ms from the launcher's spawn to the first decision answered `true`, asked over and over from
+   * the spawn on (with `probeDecision`), as a function's init code would ask it.
+   */
+  readonly firstDecisionMs?: number;
   /** The extension's Node process. */
   readonly pid: number;
   stop(): Promise<void>;
 }
 
+export interface StartOptions {
+  /** @default 10_000 */
+  readonly initTimeout?: number;
+  /** Ask {@link DECISION_PATH} from the spawn on until it answers `true`. @default false */
+  readonly probeDecision?: boolean;
+}
+
 /** Starts the layer's extension under the emulator and waits for the end of init. */
-export async function startExtension(layer: LayerUnderTest, initTimeout = 10_000): Promise<RunningExtension> {
+export async function startExtension(layer: LayerUnderTest, options: StartOptions = {}): Promise<RunningExtension> {
+  const initTimeout = options.initTimeout ?? 10_000;
+  // The emulator's clock starts when it is constructed: its event times are read against this.
+  const origin = performance.now();
   const emulator = new LambdaEmulator({
     layerDir: layer.layerDir,
     handler: { file: noopHandler() },
@@ -99,8 +117,12 @@ export async function startExtension(layer: LayerUnderTest, initTimeout = 10_000
     timeout: 10_000,
     initTimeout,
   });
+  const probe = options.probeDecision ? firstDecision(layer.port, DECISION_PATH, RBAC_BODY, initTimeout) : undefined;
+  // Awaited once init is done; a failure before then must not count as unhandled.
+  probe?.catch(() => undefined);
   try {
     const init = await emulator.start();
+    const answeredAt = await probe;
     if (!init.ok) {
       const log = emulator.output.map((l) => `[${l.source}] ${l.line}`).join('\n');
       throw new Error(`init failed: ${init.errorType}: ${init.errorMessage}\n${log}`);
@@ -108,10 +130,13 @@ export async function startExtension(layer: LayerUnderTest, initTimeout = 10_000
     const durations = Object.values(init.durations);
     if (durations.length !== 1) throw new Error(`expected one extension, got ${durations.length}`);
     const pid = findExtensionPid(layer.layerDir);
+    const spawnedAt = emulator.events.find((e) => e.type === 'spawn' && e.source !== 'runtime')?.t;
     return {
       emulator,
       port: layer.port,
+      registerMs: durations[0].register,
       readyMs: durations[0].ready,
+      firstDecisionMs: answeredAt === undefined || spawnedAt === undefined ? undefined : answeredAt - origin - spawnedAt,
       pid,
       stop: async () => {
         try {

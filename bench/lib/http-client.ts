@@ -95,3 +95,36 @@ export function probe(port: number, path: string, timeoutMs = 1_000): Promise<nu
     req.on('error', () => resolve(0));
   });
 }
+
+/**
+ * POSTs `body` to `path` on a new connection every millisecond until the answer is 200 with
+ * `"result":true` (a refused connection or another answer is asked again); resolves with the
+ * performance.now() of that answer. Gives up after `timeoutMs`.
+ */
+export async function firstDecision(port: number, path: string, body: string, timeoutMs: number): Promise<number> {
+  const giveUpAt = performance.now() + timeoutMs;
+  while (performance.now() < giveUpAt) {
+    const answer = await new Promise<string | undefined>((resolve) => {
+      const req = http.request({
+        host: '127.0.0.1',
+        port,
+        path,
+        method: 'POST',
+        agent: false,
+        timeout: timeoutMs,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      }, (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => { text += d.toString('utf8'); });
+        res.on('end', () => resolve(res.statusCode === 200 ? text : undefined));
+      });
+      req.on('timeout', () => req.destroy());
+      req.on('error', () => resolve(undefined));
+      req.end(body);
+    });
+    const at = performance.now();
+    if (answer !== undefined && (JSON.parse(answer) as { result?: unknown }).result === true) return at;
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  throw new Error(`no decision from 127.0.0.1:${port}${path} within ${timeoutMs} ms`);
+}

@@ -25,7 +25,8 @@
 import { addAbortSignal } from 'node:stream';
 import * as zlib from 'node:zlib';
 // The runtime is bundled by esbuild: its dependencies are inlined, so dev dependencies are right.
-import { Header, Pax } from 'tar';
+import { Header } from 'tar/header';
+import { Pax } from 'tar/pax';
 import { BundleError } from '../errors';
 
 /** One regular file of a bundle, its path relative to the bundle root (no leading `/`). */

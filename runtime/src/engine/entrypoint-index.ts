@@ -62,20 +62,4 @@ export class EntrypointIndex<T> {
 }
 
 /** Decimal digits, leading zeros allowed: OPA reads array indexes in paths with Go's strconv.Atoi. */
-const ARRAY_INDEX = /^[0-9]+$/;
-
-/** The value at `rest` inside `value`, with array indexes as decimal segments; undefined if absent. */
-export function subDocument(value: unknown, rest: readonly string[]): unknown {
-  let node = value;
-  for (const segment of rest) {
-    if (Array.isArray(node)) {
-      if (!ARRAY_INDEX.test(segment)) return undefined;
-      node = node[Number(segment)];
-    } else if (typeof node === 'object' && node !== null && Object.prototype.hasOwnProperty.call(node, segment)) {
-      node = (node as Record<string, unknown>)[segment];
-    } else {
-      return undefined;
-    }
-  }
-  return node;
-}
+export const ARRAY_INDEX = /^[0-9]+$/;

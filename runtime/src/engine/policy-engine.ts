@@ -11,10 +11,11 @@
 // `loadPolicy`, while its default export is the whole module, `loadPolicySync` included.
 import opaWasm, { type LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import { BundleError, errorMessage } from '../errors';
+import { childOf, JsonChild, MAX_JSON_DEPTH, scanJson } from '../json-text';
 import { Bundle } from './bundle';
 import { rootsContain, rootsOverlap, splitPath } from './bundle-roots';
 import { DocumentBuilder } from './documents';
-import { EntrypointIndex, subDocument } from './entrypoint-index';
+import { ARRAY_INDEX, EntrypointIndex } from './entrypoint-index';
 import { EvaluationError } from './errors';
 
 /** `result` is absent when the document is undefined, as in OPA's `DataResponseV1`. */
@@ -92,20 +93,113 @@ export class PolicyEngine {
    * `input` undefined means no input. Throws EvaluationError when the policy fails.
    */
   public evaluate(path: readonly string[] | string, input?: unknown): Decision {
+    const { resultJson } = this.evaluateJson(path, input === undefined ? undefined : encoder.encode(JSON.stringify(input)));
+    return resultJson === undefined ? {} : { result: JSON.parse(resultJson) };
+  }
+
+  /**
+   * {@link evaluate} on JSON text: `input` is the input's UTF-8 JSON (valid, without lone
+   * surrogate escapes), and the result is the JSON the policy wrote, numbers exactly as written.
+   */
+  public evaluateJson(path: readonly string[] | string, input?: Uint8Array): JsonDecision {
     const segments = typeof path === 'string' ? splitPath(path.replace(/^\/+|\/+$/g, '')) : path;
     const resolved = this.state.index.resolve(segments);
     if (!resolved) return {};
     const { entry, rest } = resolved;
-    let resultSet: unknown;
+    let resultSet: Buffer;
     try {
-      resultSet = entry.policy.evaluate(encodeInput(input), entry.id);
+      resultSet = evaluateText(entry.policy, entry.id, input);
     } catch (err) {
       throw new EvaluationError(entry.name, reasonOf(err), { cause: err });
     }
-    if (!Array.isArray(resultSet) || resultSet.length === 0) return {};
-    const result = subDocument((resultSet[0] as { result?: unknown }).result, rest);
-    return result === undefined ? {} : { result };
+    // The result set: `[]`, or `[{"result":<value>}]` as the Wasm engine writes it. A result may
+    // be nested as deeply as the policy makes it: no depth limit here.
+    const first = scanJson(resultSet, 0, resultSet.length, Infinity).children[0];
+    const value = first && resultOf(resultSet, first);
+    const sub = value && subDocumentSpan(resultSet, value, rest);
+    return sub ? { resultJson: resultSet.toString('utf8', sub.start, sub.end) } : {};
   }
+}
+
+/** What {@link PolicyEngine.evaluateJson} answers: `resultJson` is absent when the document is undefined. */
+export interface JsonDecision {
+  readonly resultJson?: string;
+}
+
+const RESULT_KEY = Buffer.from('{"result":');
+
+/**
+ * The `result` of one item of the set. The engine writes each item as `{"result":<value>}`, its
+ * only key, so the value is read in place without a second scan; any other shape is scanned.
+ */
+function resultOf(text: Buffer, item: JsonChild): JsonChild | undefined {
+  if (RESULT_KEY.compare(text, item.start, item.start + RESULT_KEY.length) === 0) {
+    return { key: 'result', start: item.start + RESULT_KEY.length, end: item.end - 1 };
+  }
+  return childOf(text, 'result', item.start, item.end);
+}
+
+/** The value at `rest` inside the JSON value at `span`, with array indexes as decimal segments. */
+function subDocumentSpan(text: Uint8Array, span: JsonChild, rest: readonly string[]): JsonChild | undefined {
+  let node: JsonChild | undefined = span;
+  for (const segment of rest) {
+    if (text[node.start] === 0x5b && !ARRAY_INDEX.test(segment)) return undefined;
+    const key: string = text[node.start] === 0x5b ? String(Number(segment)) : segment;
+    node = text[node.start] === 0x7b || text[node.start] === 0x5b ? childOf(text, key, node.start, node.end) : undefined;
+    if (!node) return undefined;
+  }
+  return node;
+}
+
+/** The parts of opa-wasm's LoadedPolicy that evaluating on JSON text needs (its `evaluate` parses the result). */
+interface PolicyInternals {
+  readonly minorVersion: number;
+  readonly mem: { readonly buffer: ArrayBuffer; grow(pages: number): number };
+  readonly wasmInstance: { readonly exports: Record<string, (...args: number[]) => number> };
+  readonly dataAddr: number;
+  readonly dataHeapPtr: number;
+}
+
+/**
+ * One evaluation, as opa-wasm's `evaluate` makes it (ABI 1.2's one-call `opa_eval`, or the older
+ * context calls), but with the input as bytes and the result set returned as the JSON bytes the
+ * policy wrote.
+ */
+function evaluateText(loaded: LoadedPolicy, entrypoint: number, input: Uint8Array | undefined): Buffer {
+  const policy = loaded as unknown as PolicyInternals;
+  const wasm = policy.wasmInstance.exports;
+  let resultAddr: number;
+  if (policy.minorVersion >= 2) {
+    const inputAddr = input ? policy.dataHeapPtr : 0;
+    const inputLen = input ? input.byteLength : 0;
+    if (input) copyIn(policy, input, inputAddr);
+    resultAddr = wasm.opa_eval(0, entrypoint, policy.dataAddr, inputAddr, inputLen, policy.dataHeapPtr + inputLen, 0);
+  } else {
+    wasm.opa_heap_ptr_set(policy.dataHeapPtr);
+    let inputAddr = 0;
+    if (input) {
+      const raw = wasm.opa_malloc(input.byteLength);
+      copyIn(policy, input, raw);
+      inputAddr = wasm.opa_json_parse(raw, input.byteLength);
+      if (inputAddr === 0) throw new Error('failed to parse json value');
+    }
+    const ctx = wasm.opa_eval_ctx_new();
+    wasm.opa_eval_ctx_set_input(ctx, inputAddr);
+    wasm.opa_eval_ctx_set_data(ctx, policy.dataAddr);
+    wasm.opa_eval_ctx_set_entrypoint(ctx, entrypoint);
+    wasm.eval(ctx);
+    resultAddr = wasm.opa_json_dump(wasm.opa_eval_ctx_get_result(ctx));
+  }
+  const memory = new Uint8Array(policy.mem.buffer);
+  const end = memory.indexOf(0, resultAddr);
+  // A copy: the next evaluation reuses the Wasm heap.
+  return Buffer.from(memory.subarray(resultAddr, end < 0 ? memory.length : end));
+}
+
+function copyIn(policy: PolicyInternals, bytes: Uint8Array, addr: number): void {
+  const missing = addr + bytes.byteLength - policy.mem.buffer.byteLength;
+  if (missing > 0) policy.mem.grow(Math.ceil(missing / WASM_PAGE_BYTES));
+  new Uint8Array(policy.mem.buffer).set(bytes, addr);
 }
 
 function compileModules(bundle: Bundle): Map<string, WasmModule> {
@@ -211,15 +305,6 @@ function entrypointsOf(bundle: Bundle, path: string, policy: LoadedPolicy): stri
   return entrypoints;
 }
 
-/**
- * Input as JSON bytes. opa-wasm treats a falsy input (`false`, `0`, `""`, `null`) as no input on
- * its ABI 1.2 path; bytes are always truthy, so those inputs reach the policy.
- */
-function encodeInput(input: unknown): ArrayBuffer | undefined {
-  if (input === undefined) return undefined;
-  return toArrayBuffer(encoder.encode(JSON.stringify(input)));
-}
-
 function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
   const buffer = bytes.buffer as ArrayBuffer;
   if (bytes.byteOffset === 0 && bytes.byteLength === buffer.byteLength) return buffer;
@@ -229,5 +314,10 @@ function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
 /** opa-wasm throws strings (`opa_abort` messages), plain objects and WebAssembly errors. */
 function reasonOf(err: unknown): string {
   if (err instanceof Wasm.RuntimeError) return `policy trapped: ${err.message}`;
+  // The Wasm engine recurses on the native stack; the launcher gives it room for input nested
+  // MAX_JSON_DEPTH levels, and a document that still exhausts it is named as such.
+  if (err instanceof RangeError && /call stack/i.test(err.message)) {
+    return `the Wasm engine ran out of stack: input or data nested too deeply (the server accepts input nested up to ${MAX_JSON_DEPTH} levels, OPA's limit)`;
+  }
   return errorMessage(err);
 }

@@ -7,23 +7,24 @@
  * decision-log event); `batch_decision_id` ties them together.
  */
 import { randomUUID } from 'node:crypto';
-import { DecisionContext, makeDecision, parseJson, pathSegments, provenance } from './decision';
+import { DecisionContext, DecisionInput, inputJson, makeDecision, parseJson, pathSegments, provenance, scanRequestJson } from './decision';
 import { ApiError } from './errors';
 import { dataFlags } from './query-flags';
 import { ApiResponse, Handler } from './routes';
+import { lastChild, scanJson } from '../json-text';
 
 export function batchPostHandler(ctx: DecisionContext): Handler {
   return async (request): Promise<ApiResponse> => {
     const startedAt = process.hrtime.bigint();
     const segments = pathSegments(request.rest);
     const path = segments.join('/');
-    const inputs = parseInputs((await request.body()).toString('utf8'));
+    const inputs = parseInputs(await request.body());
     const flags = dataFlags(request.query);
     const responses: Record<string, Record<string, unknown>> = {};
     let failed = 0;
     const ids = Object.keys(inputs);
     for (const id of ids) {
-      const input = inputs[id] === null ? undefined : inputs[id];
+      const input = inputs[id];
       const outcome = makeDecision(ctx, request, path, segments, input, startedAt);
       const item: Record<string, unknown> = {};
       if (outcome.decisionId !== undefined) item.decision_id = outcome.decisionId;
@@ -49,12 +50,22 @@ export function batchPostHandler(ctx: DecisionContext): Handler {
   };
 }
 
-function parseInputs(text: string): Record<string, unknown> {
-  const parsed = text.trim() === '' ? {} : parseJson(text, 'body contains malformed input document');
+/** Each input by id, with its JSON text for the engine; a null input is no input. */
+function parseInputs(body: Buffer): Record<string, DecisionInput> {
+  const text = body.toString('utf8');
+  const prefix = 'body contains malformed input document';
+  const parsed = text.trim() === '' ? {} : parseJson(text, prefix);
   const inputs = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>).inputs : undefined;
   if (inputs === undefined || inputs === null) return {};
   if (typeof inputs !== 'object' || Array.isArray(inputs)) {
     throw new ApiError(400, 'invalid_parameter', 'body contains malformed input document: "inputs" must be an object of inputs by id');
   }
-  return inputs as Record<string, unknown>;
+  const scan = scanRequestJson(body, prefix);
+  const span = lastChild(scan.children, 'inputs')!;
+  const items = scanJson(body, span.start, span.end).children;
+  const out: Record<string, DecisionInput> = {};
+  for (const [id, value] of Object.entries(inputs as Record<string, unknown>)) {
+    out[id] = value === null ? {} : { value, json: inputJson(body, scan, lastChild(items, id)!) };
+  }
+  return out;
 }

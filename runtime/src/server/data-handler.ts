@@ -4,10 +4,11 @@
  * with OPA's `metrics`, `provenance` and `instrument` flags (`pretty` is the server's).
  * Messages follow OPA's `readInputPostV1`/`readInputGetV1` in `v1/server/server.go`.
  */
-import { DecisionContext, DecisionOutcome, makeDecision, parseJson, pathSegments, provenance } from './decision';
+import { DecisionContext, DecisionInput, DecisionOutcome, inputJson, makeDecision, parseJson, pathSegments, provenance, scanRequestJson } from './decision';
 import { ApiError } from './errors';
 import { dataFlags } from './query-flags';
 import { ApiRequest, ApiResponse, Handler } from './routes';
+import { lastChild } from '../json-text';
 
 /** OPA's warning when a POST carries no `input` key (`types.MsgInputKeyMissing`). */
 const INPUT_MISSING_WARNING = { code: 'api_usage_warning', message: "'input' key missing from the request" };
@@ -21,7 +22,7 @@ export function dataPostHandler(ctx: DecisionContext): Handler {
     const input = parsePostInput(body);
     const parseNs = Number(process.hrtime.bigint() - parseStart);
     const outcome = makeDecision(ctx, request, segments.join('/'), segments, input, startedAt);
-    return answer(ctx, request, outcome, startedAt, parseNs, input === undefined);
+    return answer(ctx, request, outcome, startedAt, parseNs, input.json === undefined);
   };
 }
 
@@ -30,7 +31,7 @@ export function dataGetHandler(ctx: DecisionContext): Handler {
     const startedAt = process.hrtime.bigint();
     const segments = pathSegments(request.rest);
     const raw = request.query.get('input');
-    const input = raw === null ? undefined : parseJson(raw, 'parameter contains malformed input document');
+    const input = raw === null ? {} : parseGetInput(raw);
     const parseNs = Number(process.hrtime.bigint() - startedAt);
     const outcome = makeDecision(ctx, request, segments.join('/'), segments, input, startedAt);
     return answer(ctx, request, outcome, startedAt, parseNs, false);
@@ -61,16 +62,28 @@ function answer(ctx: DecisionContext, request: ApiRequest, outcome: DecisionOutc
  * `null` and `{"input": null}` are no input too, as in OPA (its `Input` is a pointer that null
  * leaves nil).
  */
-function parsePostInput(body: Buffer): unknown {
+function parsePostInput(body: Buffer): DecisionInput {
   const text = body.toString('utf8');
-  if (text.trim() === '') return undefined;
-  const parsed = parseJson(text, 'body contains malformed input document');
-  if (parsed === null) return undefined;
+  if (text.trim() === '') return {};
+  const prefix = 'body contains malformed input document';
+  const parsed = parseJson(text, prefix);
+  const scan = scanRequestJson(body, prefix);
+  if (parsed === null) return {};
   if (typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw parseError(`expected a JSON object, got ${Array.isArray(parsed) ? 'an array' : `a ${typeof parsed}`}`);
   }
-  const input = (parsed as Record<string, unknown>).input;
-  return input === null ? undefined : input;
+  const value = (parsed as Record<string, unknown>).input;
+  if (value === undefined || value === null) return {};
+  return { value, json: inputJson(body, scan, lastChild(scan.children, 'input')!) };
+}
+
+/** `GET ?input=<JSON>`: the parameter is the input. */
+function parseGetInput(raw: string): DecisionInput {
+  const prefix = 'parameter contains malformed input document';
+  const value = parseJson(raw, prefix);
+  const bytes = Buffer.from(raw, 'utf8');
+  const scan = scanRequestJson(bytes, prefix);
+  return { value, json: inputJson(bytes, scan, { start: 0, end: bytes.length }) };
 }
 
 function parseError(reason: string): ApiError {

@@ -10,6 +10,7 @@ import type { DecisionListener } from '../contracts/decision-record';
 import { EvaluationError } from '../engine/errors';
 import type { PolicyEngine } from '../engine/policy-engine';
 import { errorMessage } from '../errors';
+import { engineBytes, isSpace, JsonScan, RawJson, scanJson } from '../json-text';
 
 /** What every decision route needs besides the request. */
 export interface DecisionContext {
@@ -22,7 +23,8 @@ export interface DecisionContext {
 
 /** The outcome of one evaluation; `error` is set when the policy failed. */
 export interface DecisionOutcome {
-  readonly result?: unknown;
+  /** The result as the policy wrote it, numbers as written. */
+  readonly result?: RawJson;
   readonly error?: ApiError;
   /** Set when a listener recorded the decision. */
   readonly decisionId?: string;
@@ -30,33 +32,41 @@ export interface DecisionOutcome {
   readonly evalNs: number;
 }
 
+/** A request's input: its JSON text for the engine, and its value for the decision log. */
+export interface DecisionInput {
+  /** The input's value (decision logs); absent with no input. */
+  readonly value?: unknown;
+  /** The input's JSON, as the client wrote it (see {@link inputJson}); absent with no input. */
+  readonly json?: Uint8Array;
+}
+
 /**
- * Evaluates `segments` with `input` (undefined: no input) and records the decision. Never throws
- * for a failing policy: the caller decides how an error is answered (a whole response, or one
- * item of a batch).
+ * Evaluates `segments` with `input` and records the decision. Never throws for a failing policy:
+ * the caller decides how an error is answered (a whole response, or one item of a batch).
  */
 export function makeDecision(
-  ctx: DecisionContext, request: ApiRequest, path: string, segments: readonly string[], input: unknown, startedAt: bigint,
+  ctx: DecisionContext, request: ApiRequest, path: string, segments: readonly string[], input: DecisionInput, startedAt: bigint,
 ): DecisionOutcome {
   const evalStart = process.hrtime.bigint();
-  let result: unknown;
+  let resultJson: string | undefined;
   let error: ApiError | undefined;
   try {
-    result = ctx.engine.evaluate(segments, input).result;
+    resultJson = ctx.engine.evaluateJson(segments, input.json).resultJson;
   } catch (err) {
     if (!(err instanceof EvaluationError)) throw err;
     error = new ApiError(500, err.code, err.message, { cause: err });
   }
   const now = process.hrtime.bigint();
   const evalNs = Number(now - evalStart);
+  const result = resultJson === undefined ? undefined : new RawJson(resultJson);
   if (!ctx.listener) return { result, error, evalNs };
   const decisionId = randomUUID();
   const socket = request.raw.socket;
   ctx.listener.onDecision({
     decisionId,
     path,
-    input,
-    result,
+    input: input.value,
+    result: resultJson === undefined ? undefined : JSON.parse(resultJson),
     error: error && { code: error.code, message: error.message },
     requestedBy: socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : '',
     timestamp: new Date(),
@@ -64,6 +74,28 @@ export function makeDecision(
     bundles: ctx.engine.revisions(),
   });
   return { result, error, decisionId, evalNs };
+}
+
+/**
+ * The JSON text of the value at `span` of `bytes` (a request that JSON.parse accepted), for the
+ * engine: the client's own bytes, so numbers reach the policy as written. Throws OPA's 400 when
+ * `scan` found the body nested deeper than Go's JSON decoder accepts.
+ */
+export function inputJson(bytes: Buffer, scan: JsonScan, span: { start: number; end: number }): Buffer {
+  let { start, end } = span;
+  while (start < end && isSpace(bytes[start])) start++;
+  while (end > start && isSpace(bytes[end - 1])) end--;
+  return engineBytes(bytes.subarray(start, end), scan);
+}
+
+/** Scans a request's JSON (already parsed by JSON.parse); OPA's 400 when it is nested too deeply. */
+export function scanRequestJson(bytes: Buffer, prefix: string, start?: number, end?: number): JsonScan {
+  const scan = scanJson(bytes, start, end);
+  if (scan.tooDeep !== undefined) {
+    // Go's encoding/json wording, which OPA passes on.
+    throw new ApiError(400, 'invalid_parameter', `${prefix}: invalid character '${scan.tooDeep}' exceeded max depth`);
+  }
+  return scan;
 }
 
 /**

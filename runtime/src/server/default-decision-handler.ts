@@ -5,9 +5,11 @@
  * `default_decision`, `POST /v0/data/{path}` the path. An undefined decision is 404
  * `undefined_document`, as in OPA's `unversionedPost` and `v0DataPost`.
  */
-import { DecisionContext, makeDecision, parseJson, pathSegments } from './decision';
+import { DecisionContext, DecisionInput, inputJson, makeDecision, parseJson, pathSegments, scanRequestJson } from './decision';
 import { ApiError } from './errors';
 import { ApiRequest, Handler } from './routes';
+
+const NULL_JSON = Buffer.from('null');
 
 /** `POST /`: `defaultDecision` is a slash path without a leading slash (`system/main`). */
 export function defaultDecisionHandler(ctx: DecisionContext, defaultDecision: string): Handler {
@@ -22,9 +24,13 @@ export function dataV0PostHandler(ctx: DecisionContext): Handler {
 
 async function bareDecision(ctx: DecisionContext, request: ApiRequest, segments: readonly string[]) {
   const startedAt = process.hrtime.bigint();
-  const text = (await request.body()).toString('utf8');
+  const body = await request.body();
+  const text = body.toString('utf8');
   // The whole body is the input; an empty body is a null input, as OPA decodes it.
-  const input = text.trim() === '' ? null : parseJson(text, 'unexpected parse error for input: body contains malformed input document');
+  const prefix = 'unexpected parse error for input: body contains malformed input document';
+  const input: DecisionInput = text.trim() === ''
+    ? { value: null, json: NULL_JSON }
+    : { value: parseJson(text, prefix), json: inputJson(body, scanRequestJson(body, prefix), { start: 0, end: body.length }) };
   const path = segments.join('/');
   const outcome = makeDecision(ctx, request, path, segments, input, startedAt);
   if (outcome.error) throw outcome.error;

@@ -21,6 +21,7 @@ import { ApiResponse, Route, matchRoute } from './routes';
 import type { DecisionListener } from '../contracts/decision-record';
 import type { PluginStatus } from '../contracts/plugin';
 import { errorMessage } from '../errors';
+import { stringifyJson } from '../json-text';
 
 /**
  * OPA's default `server.decoding.max_length` is 256 MiB; a Lambda function asks far less (an
@@ -63,7 +64,19 @@ export interface PolicyServerOptions {
   readonly decisionListener?: DecisionListener;
   /** The plugins' states, for `GET /health?plugins`. @default - no plugins (always healthy) */
   readonly pluginStatuses?: () => Record<string, PluginStatus>;
+  /**
+   * Settles once the policies of init are active (embedded bundles, the init round's downloads).
+   * The server listens before that, so that a decision the function asks during its own init is
+   * never refused: such a request waits for it (every route but `/health`), at most
+   * `readyTimeoutMs`. A rejection is answered 500 with its reason. @default - ready from the start
+   */
+  readonly ready?: Promise<void>;
+  /** @default INIT_WAIT_MS */
+  readonly readyTimeoutMs?: number;
 }
+
+/** Lambda's limit on the Init phase: no request can usefully wait longer for init's policies. */
+export const INIT_WAIT_MS = 10_000;
 
 export class PolicyServer {
   private readonly server: http.Server;
@@ -71,6 +84,8 @@ export class PolicyServer {
   private readonly host: string;
   private readonly limits: { maxBytes: number; maxDecompressedBytes: number };
   private readonly gzipMinLength: number;
+  /** Undefined once the policies of init are active: then no request waits. */
+  private pending?: Promise<void>;
 
   public constructor(private readonly options: PolicyServerOptions) {
     this.host = options.host ?? '127.0.0.1';
@@ -79,6 +94,10 @@ export class PolicyServer {
       maxDecompressedBytes: options.maxDecompressedBodyBytes ?? DEFAULT_MAX_DECOMPRESSED_BODY_BYTES,
     };
     this.gzipMinLength = options.gzipMinLength ?? DEFAULT_GZIP_MIN_LENGTH;
+    if (options.ready) {
+      this.pending = options.ready;
+      options.ready.then(() => { this.pending = undefined; }, () => undefined);
+    }
     const ctx: DecisionContext = { engine: options.engine, listener: options.decisionListener, version: options.version ?? 'dev' };
     const readOnly = ['GET', 'POST'];
     this.routes = [
@@ -146,6 +165,7 @@ export class PolicyServer {
     let response: ApiResponse;
     let headers: Record<string, string> = {};
     try {
+      if (this.pending && pathOf(req) !== '/health') await this.waitUntilReady();
       response = await this.route(req);
     } catch (err) {
       const apiError = err instanceof ApiError ? err : new ApiError(500, 'internal_error', `unexpected error: ${errorMessage(err)}`, { cause: err });
@@ -181,12 +201,29 @@ export class PolicyServer {
   private encode(req: http.IncomingMessage, body: unknown, headers: Record<string, string>): Buffer {
     const query = req.url?.includes('?') ? new URLSearchParams(req.url.slice(req.url.indexOf('?') + 1)) : undefined;
     const pretty = query !== undefined && boolParam(query, 'pretty');
-    const text = (pretty ? JSON.stringify(body, null, 2) : JSON.stringify(body)) + '\n';
+    const text = stringifyJson(body, pretty) + '\n';
     const plain = Buffer.from(text, 'utf8');
     headers.Vary = 'Accept-Encoding';
     if (plain.length < this.gzipMinLength || !acceptsGzip(req.headers['accept-encoding'])) return plain;
     headers['Content-Encoding'] = 'gzip';
     return zlib.gzipSync(plain);
+  }
+
+  /** Waits for `ready`, at most `readyTimeoutMs`; an ApiError when it fails or takes longer. */
+  private async waitUntilReady(): Promise<void> {
+    const limit = this.options.readyTimeoutMs ?? INIT_WAIT_MS;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new ApiError(500, 'internal_error', `the policies of init were not active within ${limit} ms`)), limit);
+    });
+    try {
+      await Promise.race([this.pending, timeout]);
+    } catch (err) {
+      if (err instanceof ApiError) throw err;
+      throw new ApiError(500, 'internal_error', `the extension failed to initialise: ${errorMessage(err)}`, { cause: err });
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private async route(req: http.IncomingMessage): Promise<ApiResponse> {

@@ -1,0 +1,69 @@
+/**
+ * Builds the extension runtime into `lib/runtime/opa-extension/index.js` (one file: the layer
+ * contract's RUNTIME_FILE, every dependency inlined). Packages only some configurations need are
+ * carried inside it as text and compiled on first use (`runtime/src/lazy/`): every kilobyte of code
+ * Node must compile at start-up is added to every cold start.
+ *
+ *   ts-node -T runtime/bundle.ts      (the `bundle:runtime` task)
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as esbuild from 'esbuild';
+
+const ROOT = path.resolve(__dirname, '..');
+
+/**
+ * Package → the module that stands in for it in the bundle, the define that carries its text and
+ * the exports the stand-in offers (the rest is tree-shaken away).
+ */
+export const LAZY_PACKAGES: Record<string, { readonly shim: string; readonly define: string; readonly exports: readonly string[] }> = {
+  yaml: { shim: './runtime/src/lazy/yaml.ts', define: 'OPA_LAZY_YAML', exports: ['parse', 'stringify'] },
+  jose: { shim: './runtime/src/lazy/jose.ts', define: 'OPA_LAZY_JOSE', exports: ['compactVerify', 'decodeProtectedHeader'] },
+};
+
+const COMMON: esbuild.BuildOptions = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  minify: true,
+  keepNames: true,
+  legalComments: 'none',
+  // Prefer packages' ES modules, which esbuild can tree-shake: @smithy/signature-v4's CommonJS
+  // build drags in all of @smithy/core (about 135 KB of the bundle).
+  mainFields: ['module', 'main'],
+  absWorkingDir: ROOT,
+  logLevel: 'silent',
+};
+
+/** The exports of one package bundled alone as CommonJS text. */
+async function packageText(name: string, exports: readonly string[]): Promise<string> {
+  const contents = `export { ${exports.join(', ')} } from ${JSON.stringify(name)};`;
+  const result = await esbuild.build({ ...COMMON, stdin: { contents, resolveDir: ROOT }, write: false });
+  return result.outputFiles[0].text;
+}
+
+/** The options of the runtime's build; `version` is the `version` label of decision logs and status. */
+export async function runtimeBuildOptions(version: string): Promise<esbuild.BuildOptions> {
+  const define: Record<string, string> = { OPA_EXTENSION_VERSION: JSON.stringify(version) };
+  const alias: Record<string, string> = {};
+  for (const [name, lazy] of Object.entries(LAZY_PACKAGES)) {
+    define[lazy.define] = JSON.stringify(await packageText(name, lazy.exports));
+    alias[name] = lazy.shim;
+  }
+  return { ...COMMON, entryPoints: ['runtime/src/main.ts'], define, alias };
+}
+
+async function main(): Promise<void> {
+  const version = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+  const outfile = path.join(ROOT, 'lib', 'runtime', 'opa-extension', 'index.js');
+  await esbuild.build({ ...(await runtimeBuildOptions(version)), outfile });
+  console.log(`${path.relative(ROOT, outfile)}: ${(fs.statSync(outfile).size / 1024).toFixed(1)} KB`);
+}
+
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

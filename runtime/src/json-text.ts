@@ -1,0 +1,243 @@
+/**
+ * JSON kept as text. OPA keeps numbers as written (Go's `json.Decoder.UseNumber`), and so does the
+ * Wasm policy engine, but a JavaScript round trip does not: `9007199254740993` becomes `...992`,
+ * `1e400` becomes `null`, `1.0` becomes `1`. So the server hands the request's input to the engine
+ * as the bytes the client sent, and the engine's result back to the client as the text the policy
+ * wrote; this module finds the parts of a JSON text without building JavaScript values.
+ */
+import { isUtf8 } from 'node:buffer';
+
+/**
+ * Go's `encoding/json` refuses a document nested deeper than this (`maxNestingDepth`), and OPA's
+ * server answers 400 `invalid_parameter` "invalid character '[' exceeded max depth". The depth
+ * counts every level of the body, the object around `input` included.
+ */
+export const MAX_JSON_DEPTH = 10_000;
+
+/** One member of an object (`key`) or element of an array (`index`): its value's bytes are `[start, end)`. */
+export interface JsonChild {
+  readonly key: string;
+  readonly start: number;
+  readonly end: number;
+}
+
+export interface JsonScan {
+  /** The deepest nesting reached; 0 for a scalar. */
+  readonly depth: number;
+  /** Set when the depth passed {@link MAX_JSON_DEPTH}: the bracket (`[` or `{`) that opened the level too many. */
+  readonly tooDeep?: string;
+  /** The members of the value when it is an object, the elements when it is an array (keys are `0`, `1`, ...). */
+  readonly children: JsonChild[];
+  /** An escape `\uD800`–`\uDFFF` occurs: the text may hold a lone surrogate. */
+  readonly surrogateEscapes: boolean;
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+export function isSpace(c: number): boolean {
+  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+}
+
+/**
+ * Scans the JSON value in `bytes[start, end)`, which must be valid JSON (the caller has parsed it,
+ * or it comes from the policy engine). Stops early once the depth passes `maxDepth`.
+ */
+export function scanJson(bytes: Uint8Array, start = 0, end = bytes.length, maxDepth = MAX_JSON_DEPTH): JsonScan {
+  let depth = 0;
+  let deepest = 0;
+  let surrogateEscapes = false;
+  const children: JsonChild[] = [];
+  let topIsObject = false;
+  let expectKey = false;
+  let key = '';
+  let valueStart = -1;
+  const closeChild = (at: number) => {
+    let a = valueStart;
+    let b = at;
+    while (a < b && isSpace(bytes[a])) a++;
+    while (b > a && isSpace(bytes[b - 1])) b--;
+    if (b > a) children.push({ key: topIsObject ? key : String(children.length), start: a, end: b });
+  };
+  for (let i = start; i < end; i++) {
+    const c = bytes[i];
+    if (c === QUOTE) {
+      const from = i;
+      for (i++; i < end && bytes[i] !== QUOTE; i++) {
+        if (bytes[i] !== BACKSLASH) continue;
+        // \uD800–\uDFFF: `u`, then `d`/`D`, then 8–9 or a–f/A–F.
+        if (bytes[i + 1] === 0x75 && (bytes[i + 2] === 0x64 || bytes[i + 2] === 0x44)) {
+          const d = bytes[i + 3];
+          if (d === 0x38 || d === 0x39 || (d >= 0x61 && d <= 0x66) || (d >= 0x41 && d <= 0x46)) surrogateEscapes = true;
+        }
+        i++;
+      }
+      if (depth === 1 && expectKey) {
+        key = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset + from, i + 1 - from).toString('utf8')) as string;
+        expectKey = false;
+      }
+      continue;
+    }
+    if (c === 0x7b || c === 0x5b) {
+      depth++;
+      if (depth > deepest) {
+        deepest = depth;
+        if (depth > maxDepth) return { depth, tooDeep: String.fromCharCode(c), children, surrogateEscapes };
+      }
+      if (depth === 1) {
+        topIsObject = c === 0x7b;
+        expectKey = topIsObject;
+        valueStart = i + 1;
+      }
+    } else if (c === 0x7d || c === 0x5d) {
+      if (depth === 1) closeChild(i);
+      depth--;
+    } else if (depth === 1) {
+      if (c === 0x3a) {
+        valueStart = i + 1;
+      } else if (c === 0x2c) {
+        closeChild(i);
+        expectKey = topIsObject;
+        valueStart = i + 1;
+      }
+    }
+  }
+  return { depth: deepest, children, surrogateEscapes };
+}
+
+/** The child named `key`; the last one when a key repeats, as JSON.parse and Go take it. */
+export function lastChild(children: readonly JsonChild[], key: string): JsonChild | undefined {
+  for (let i = children.length - 1; i >= 0; i--) if (children[i].key === key) return children[i];
+  return undefined;
+}
+
+/** The child of the value in `bytes[start, end)` named `key` (see {@link lastChild}), at any depth below. */
+export function childOf(bytes: Uint8Array, key: string, start = 0, end = bytes.length): JsonChild | undefined {
+  return lastChild(scanJson(bytes, start, end, Infinity).children, key);
+}
+
+/**
+ * Replaces each escaped lone surrogate (`\uD800` not followed by a low surrogate escape, or a
+ * `\uDC00` not after a high one) by `\uFFFD`, as Go's JSON decoder reads them and OPA answers;
+ * the Wasm engine refuses them ("illegal string escape character").
+ */
+export function replaceLoneSurrogateEscapes(text: string): string {
+  let out = '';
+  let copied = 0;
+  const hexAt = (i: number): number => (text[i] === '\\' && text[i + 1] === 'u' ? parseInt(text.slice(i + 2, i + 6), 16) : NaN);
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] !== '\\') continue;
+    if (text[i + 1] !== 'u') {
+      i++;
+      continue;
+    }
+    const unit = hexAt(i);
+    if (unit >= 0xd800 && unit <= 0xdbff) {
+      const next = hexAt(i + 6);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        i += 11;
+        continue;
+      }
+    } else if (!(unit >= 0xdc00 && unit <= 0xdfff)) {
+      i += 5;
+      continue;
+    }
+    out += text.slice(copied, i) + '\\ufffd';
+    copied = i + 6;
+    i += 5;
+  }
+  return copied === 0 ? text : out + text.slice(copied);
+}
+
+/**
+ * The request bytes the engine gets: the client's, unless they are not UTF-8 (then decoded with
+ * U+FFFD for each bad sequence, as Go does) or hold escaped lone surrogates.
+ */
+export function engineBytes(bytes: Buffer, scan: Pick<JsonScan, 'surrogateEscapes'>): Buffer {
+  if (!scan.surrogateEscapes && isUtf8(bytes)) return bytes;
+  const text = bytes.toString('utf8');
+  return Buffer.from(scan.surrogateEscapes ? replaceLoneSurrogateEscapes(text) : text, 'utf8');
+}
+
+/** A value already written as JSON, put as it is into the response that holds it. */
+export class RawJson {
+  public constructor(public readonly text: string) {}
+
+  /** Only reached through {@link stringifyJson}, which swaps the marker for the text. */
+  public toJSON(): string {
+    if (!collecting) return JSON.parse(this.text) as string;
+    collecting.push(this.text);
+    return `${MARKER}${collecting.length - 1}`;
+  }
+}
+
+/** A marker no client can guess, so a string a client sent is never taken for one. */
+const MARKER = `\u0000raw-${Math.random().toString(36).slice(2)}-`;
+/** The marker as JSON.stringify writes it (NUL escaped), without its closing index and quote. */
+const WRITTEN_MARKER = JSON.stringify(MARKER).slice(0, -1);
+let collecting: string[] | undefined;
+
+/** JSON.stringify that writes each {@link RawJson} as its text; indented by two spaces with `pretty`, as OPA's `?pretty`. */
+export function stringifyJson(value: unknown, pretty = false): string {
+  const texts: string[] = [];
+  collecting = texts;
+  let text: string;
+  try {
+    text = JSON.stringify(value);
+  } finally {
+    collecting = undefined;
+  }
+  if (texts.length > 0) text = substitute(text, texts);
+  return pretty ? indentJson(text) : text;
+}
+
+/** Puts each text in place of its marker; markers appear in the order toJSON handed them out. */
+function substitute(text: string, texts: readonly string[]): string {
+  let out = '';
+  let from = 0;
+  for (let i = 0; i < texts.length; i++) {
+    const marker = `${WRITTEN_MARKER}${i}"`;
+    const at = text.indexOf(marker, from);
+    out += text.slice(from, at) + texts[i];
+    from = at + marker.length;
+  }
+  return out + text.slice(from);
+}
+
+/**
+ * Indents compact JSON text by two spaces per level, as Go's `json.MarshalIndent` and
+ * `JSON.stringify(v, null, 2)` do (`{}` and `[]` stay empty), without parsing it.
+ */
+export function indentJson(text: string): string {
+  let out = '';
+  let level = 0;
+  const newline = (): string => '\n' + '  '.repeat(level);
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      out += text.slice(i, j + 1);
+      i = j;
+    } else if (c === '{' || c === '[') {
+      const close = c === '{' ? '}' : ']';
+      if (text[i + 1] === close) {
+        out += c + close;
+        i++;
+      } else {
+        level++;
+        out += c + newline();
+      }
+    } else if (c === '}' || c === ']') {
+      level--;
+      out += newline() + c;
+    } else if (c === ',') {
+      out += ',' + newline();
+    } else if (c === ':') {
+      out += ': ';
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
