@@ -6,7 +6,8 @@ const QUIET_JSII = { JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION: '20' };
 const project = new awscdk.AwsCdkConstructLibrary({
   author: 'OPA Lambda Extension Authors',
   authorAddress: 'maintainers@example.com',
-  cdkVersion: '2.170.0',
+  cdkVersion: '2.196.0',
+  constructsVersion: '10.4.2',
   jsiiVersion: '~6.0.0',
   name: 'opa-lambda-extension',
   description: 'Open Policy Agent as an AWS Lambda extension: a CDK construct that ships a layer evaluating Rego (compiled to WebAssembly) beside your function.',
@@ -18,6 +19,22 @@ const project = new awscdk.AwsCdkConstructLibrary({
   github: false,
   release: false,
   minNodeVersion: '20.16.0',
+
+  // The jsii targets: the names a Python, Java or Go user would look for. C# is not configured: it
+  // needs a .NET SDK this project's machines do not have, so it could be neither built nor tested.
+  publishToPypi: {
+    distName: 'opa-lambda-extension',
+    module: 'opa_lambda_extension',
+  },
+  publishToMaven: {
+    mavenGroupId: 'io.github.example',
+    mavenArtifactId: 'opa-lambda-extension',
+    javaPackage: 'io.github.example.opalambdaextension',
+  },
+  publishToGo: {
+    moduleName: 'github.com/example/opa-lambda-extension-go',
+    packageName: 'opalambdaextension',
+  },
 
   devDeps: [
     '@types/node@^20',
