@@ -116,6 +116,18 @@ const bundleRuntime = project.addTask('bundle:runtime', {
 });
 project.postCompileTask.spawn(bundleRuntime);
 
+// README examples compile: jsii-rosetta compiles every TypeScript snippet of README.md against
+// rosetta/default.ts-fixture (inside a Stack's constructor) and translates it to each jsii language,
+// in strict mode, so a snippet that does not compile fails the build. It runs before docgen, which
+// reads the translations it leaves in .jsii.tabl.json.
+project.gitignore.addPatterns('.jsii.tabl.json', '/.jsii.tabl.json.gz');
+const rosetta = project.addTask('rosetta:extract', {
+  description: 'Compile the README\'s TypeScript snippets with jsii-rosetta (strict) and translate them',
+  exec: 'jsii-rosetta extract --strict',
+});
+project.postCompileTask.prependSpawn(rosetta);
+project.addPackageIgnore('/rosetta/');
+
 const typecheck = project.addTask('typecheck', {
   description: 'Type-check the runtime, the emulator, the examples and the tests (ts-jest only transpiles)',
   steps: ['runtime', 'emulator', 'examples', 'bench', 'test'].map((dir) => ({ exec: `tsc -p ${dir}/tsconfig.json --noEmit` })),
@@ -142,6 +154,19 @@ project.addTask('bench', {
     { exec: 'ts-node --project bench/tsconfig.json bench/run.ts' },
   ],
 });
+
+// Smoke tests of the Python, Java and Go packages in dist/ (built by `npx projen package-all`): a
+// small CDK app in each language synthesizes the layer on Node.js functions and checks the template.
+project.addTask('smoke', {
+  description: 'Run the Python, Java and Go smoke apps (smoke/) against the packages in dist/ (run package-all first)',
+  steps: [
+    { spawn: opaInstall.name },
+    { exec: 'bash scripts/smoke.sh' },
+  ],
+});
+// What the published package must not carry: the pinned OPA CLI (about 60 MB), the CI, install and
+// smoke scripts, and the smoke apps.
+for (const dir of ['.tools', '.ci', 'scripts', 'smoke']) project.addPackageIgnore(`/${dir}/`);
 
 for (const task of [project.compileTask, project.testTask, project.postCompileTask, project.packageTask]) {
   for (const [k, v] of Object.entries(QUIET_JSII)) task.env(k, v);
