@@ -57,6 +57,11 @@ const project = new awscdk.AwsCdkConstructLibrary({
     // Test-only: an independent SigV4 implementation for the S3-style test server to verify with.
     'aws4@^1.13.0',
     '@types/aws4',
+    // Quality gates: the AwsSolutions pack on the example apps (cdk-nag 2.37 is the last whose
+    // peer range allows constructs 10.4), and the integration test with its snapshot.
+    'cdk-nag@~2.37.55',
+    '@aws-cdk/integ-tests-alpha@2.193.0-alpha.0',
+    '@aws-cdk/integ-runner@^2.197.10',
   ],
 
   jestOptions: {
