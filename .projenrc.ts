@@ -160,6 +160,24 @@ project.addTask('bench', {
   ],
 });
 
+// The integration test (test/integ.*.ts): `integ` compares the synthesized app with the committed
+// snapshot (no AWS account needed); `integ:update` rewrites the snapshot without deploying, after a
+// change to the construct or the runtime. With an AWS account, `npx integ-runner --update-on-failed`
+// with the same options deploys it and runs its assertions. Asset folders are not committed: the
+// snapshot check compares templates, whose asset hashes cover their contents.
+const INTEG_RUNNER = 'integ-runner --language typescript --app "ts-node --project test/tsconfig.json {filePath}"';
+project.gitignore.addPatterns('/test/*.snapshot/asset.*');
+project.addTask('integ', {
+  description: 'Check the integration test app against its committed snapshot (no deploy)',
+  env: QUIET_JSII,
+  steps: [{ spawn: opaInstall.name }, { spawn: bundleRuntime.name }, { exec: INTEG_RUNNER }],
+});
+project.addTask('integ:update', {
+  description: 'Rewrite the integration test snapshot without deploying',
+  env: QUIET_JSII,
+  steps: [{ spawn: opaInstall.name }, { spawn: bundleRuntime.name }, { exec: `${INTEG_RUNNER} --update-on-failed --dry-run` }],
+});
+
 // Smoke tests of the Python, Java and Go packages in dist/ (built by `npx projen package-all`): a
 // small CDK app in each language synthesizes the layer on Node.js functions and checks the template.
 project.addTask('smoke', {
