@@ -148,8 +148,12 @@ project.addTask('demo', {
     { spawn: opaInstall.name },
     { spawn: bundleRuntime.name },
     { exec: 'ts-node --project examples/tsconfig.json examples/demo.ts' },
+    // The second example app: the bundle from S3 and decision logs shipped, against loopback
+    // stand-ins for S3 (verifying SigV4) and the log service.
+    { exec: 'ts-node --project examples/tsconfig.json examples/s3-demo.ts' },
   ],
 });
+project.gitignore.addPatterns('/examples/cdk.out.s3/');
 
 project.addTask('bench', {
   description: 'Run the benchmarks against references measured in the same run; writes bench/results.json and bench/RESULTS.md',

@@ -1,5 +1,5 @@
 /**
- * cdk-nag's AwsSolutions pack on the example app: no unsuppressed error or warning, and every
+ * cdk-nag's AwsSolutions pack on the example apps: no unsuppressed error or warning, and every
  * suppression carries a written reason (cdk-nag itself refuses one shorter than 10 characters).
  */
 import * as fs from 'node:fs';
@@ -9,6 +9,7 @@ import { App, Aspects, Stack } from 'aws-cdk-lib';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks, NagSuppressions } from 'cdk-nag';
 import { AuthorizedFunctionStack } from '../../examples/app';
+import { BucketPolicyStack } from '../../examples/s3-app';
 
 let workDir: string;
 let bundleFile: string;
@@ -22,40 +23,66 @@ beforeAll(() => {
 
 afterAll(() => fs.rmSync(workDir, { recursive: true, force: true }));
 
-/** The example app's stack with the pack applied and the example's documented suppressions. */
-function checkedExampleStack(): Stack {
+const LAMBDA_SUPPRESSIONS = [
+  {
+    id: 'AwsSolutions-IAM4',
+    reason: 'AWSLambdaBasicExecutionRole is the narrowest managed policy that lets the function and the extension write their logs to CloudWatch; it grants nothing else.',
+    appliesTo: ['Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole'],
+  },
+  {
+    id: 'AwsSolutions-L1',
+    reason: 'The examples run on Node.js 20 on purpose: the oldest runtime the extension supports, and the Node.js the local emulator and the demo run them with.',
+  },
+];
+
+/** Each example app, built into `app`, with its documented suppressions. */
+const EXAMPLES: Record<string, (app: App) => Stack> = {
+  'embedded bundle (examples/app.ts)': (app) => {
+    const stack = new AuthorizedFunctionStack(app, 'OpaExample', { bundleFile });
+    NagSuppressions.addResourceSuppressions(stack.fn, LAMBDA_SUPPRESSIONS, true);
+    return stack;
+  },
+  'bundle from S3 with decision logs (examples/s3-app.ts)': (app) => {
+    const stack = new BucketPolicyStack(app, 'OpaS3Example');
+    NagSuppressions.addResourceSuppressions(stack.fn, [
+      ...LAMBDA_SUPPRESSIONS,
+      {
+        id: 'AwsSolutions-IAM5',
+        reason: 'OpaBundle.fromBucket grants bucket.grantRead on the one bundle key: CDK\'s read grant names its actions with wildcards (s3:GetObject*, s3:GetBucket*, s3:List*) but every resource is this bucket or its key.',
+        appliesTo: ['Action::s3:GetObject*', 'Action::s3:GetBucket*', 'Action::s3:List*'],
+      },
+    ], true);
+    NagSuppressions.addResourceSuppressions(stack.bucket, [{
+      id: 'AwsSolutions-S1',
+      reason: 'The bucket only holds policy bundles the function reads; the example keeps to one bucket, and a deployment that audits reads turns on server access logs or CloudTrail data events to a log bucket of its own.',
+    }]);
+    return stack;
+  },
+};
+
+/** The example's stack with the pack applied (verbose: findings name their rule). */
+function checked(build: (app: App) => Stack): Stack {
   const app = new App();
-  const stack = new AuthorizedFunctionStack(app, 'OpaExample', { bundleFile });
-  NagSuppressions.addResourceSuppressions(stack.fn, [
-    {
-      id: 'AwsSolutions-IAM4',
-      reason: 'AWSLambdaBasicExecutionRole is the narrowest managed policy that lets the function and the extension write their logs to CloudWatch; it grants nothing else.',
-      appliesTo: ['Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole'],
-    },
-    {
-      id: 'AwsSolutions-L1',
-      reason: 'The example runs on Node.js 20 on purpose: the oldest runtime the extension supports, and the Node.js the local emulator and the demo run it with.',
-    },
-  ], true);
+  const stack = build(app);
   Aspects.of(app).add(new AwsSolutionsChecks({ verbose: true }));
   app.synth();
   return stack;
 }
 
-describe('cdk-nag AwsSolutions on the example app', () => {
+describe.each(Object.entries(EXAMPLES))('cdk-nag AwsSolutions on the example app: %s', (_name, build) => {
   test('GIVEN the example stack WHEN the pack runs THEN it reports no unsuppressed error', () => {
-    const stack = checkedExampleStack();
-    const errors = Annotations.fromStack(stack).findError('*', Match.stringLikeRegexp('AwsSolutions-.*'));
+    const errors = Annotations.fromStack(checked(build)).findError('*', Match.stringLikeRegexp('AwsSolutions-.*'));
     expect(errors.map((e) => `${e.id}: ${String(e.entry.data)}`)).toEqual([]);
   });
 
   test('GIVEN the example stack WHEN the pack runs THEN it reports no unsuppressed warning', () => {
-    const stack = checkedExampleStack();
-    const warnings = Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('AwsSolutions-.*'));
+    const warnings = Annotations.fromStack(checked(build)).findWarning('*', Match.stringLikeRegexp('AwsSolutions-.*'));
     expect(warnings.map((w) => `${w.id}: ${String(w.entry.data)}`)).toEqual([]);
   });
+});
 
-  test('GIVEN the pack WHEN no suppression is given THEN it does find the findings the example suppresses', () => {
+describe('cdk-nag AwsSolutions without suppressions', () => {
+  test('GIVEN the embedded-bundle example WHEN nothing is suppressed THEN the pack finds what the example suppresses', () => {
     const app = new App();
     const stack = new AuthorizedFunctionStack(app, 'OpaExample', { bundleFile });
     Aspects.of(app).add(new AwsSolutionsChecks());
