@@ -1,9 +1,10 @@
 /**
  * Integration test, run by integ-runner (`npx projen integ`): a Node.js function with the OPA layer
  * and an embedded bundle compiled from the example policy, and assertions that invoke the function
- * and check real decisions. With an AWS account, `npx integ-runner --update-on-failed` deploys it,
- * runs the assertions and destroys it; here CI compares the synthesized app with the committed
- * snapshot (test/integ.opa-layer.ts.snapshot).
+ * and check real decisions. With an AWS account, the `integ` task's integ-runner command plus
+ * `--update-on-failed` deploys it, runs the assertions and destroys it; here CI compares the
+ * synthesized app with the committed snapshot (test/integ.opa-layer.ts.snapshot), and
+ * `npx projen integ:update` rewrites the snapshot after a change to the construct or the runtime.
  *
  * The snapshot stays stable because every asset is built from sources deterministically: `opa build`
  * writes the same bytes for the same Rego (entries dated 1970, no revision, fixed paths relative
