@@ -6,7 +6,8 @@ const QUIET_JSII = { JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION: '20' };
 const project = new awscdk.AwsCdkConstructLibrary({
   author: 'OPA Lambda Extension Authors',
   authorAddress: 'maintainers@example.com',
-  cdkVersion: '2.170.0',
+  cdkVersion: '2.196.0',
+  constructsVersion: '10.4.2',
   jsiiVersion: '~6.0.0',
   name: 'opa-lambda-extension',
   description: 'Open Policy Agent as an AWS Lambda extension: a CDK construct that ships a layer evaluating Rego (compiled to WebAssembly) beside your function.',
@@ -18,6 +19,22 @@ const project = new awscdk.AwsCdkConstructLibrary({
   github: false,
   release: false,
   minNodeVersion: '20.16.0',
+
+  // The jsii targets: the names a Python, Java or Go user would look for. C# is not configured: it
+  // needs a .NET SDK this project's machines do not have, so it could be neither built nor tested.
+  publishToPypi: {
+    distName: 'opa-lambda-extension',
+    module: 'opa_lambda_extension',
+  },
+  publishToMaven: {
+    mavenGroupId: 'io.github.example',
+    mavenArtifactId: 'opa-lambda-extension',
+    javaPackage: 'io.github.example.opalambdaextension',
+  },
+  publishToGo: {
+    moduleName: 'github.com/example/opa-lambda-extension-go',
+    packageName: 'opalambdaextension',
+  },
 
   devDeps: [
     '@types/node@^20',
@@ -43,6 +60,11 @@ const project = new awscdk.AwsCdkConstructLibrary({
     // Test-only: AWS's Node.js runtime interface client, which runs handlers under AWS's Runtime
     // Interface Emulator in test/rie/ (it builds a native addon at install: cmake and a C++ compiler).
     'aws-lambda-ric@4.0.2',
+    // Quality gates: the AwsSolutions pack on the example apps (cdk-nag 2.37 is the last whose
+    // peer range allows constructs 10.4), and the integration test with its snapshot.
+    'cdk-nag@~2.37.55',
+    '@aws-cdk/integ-tests-alpha@2.193.0-alpha.0',
+    '@aws-cdk/integ-runner@^2.197.10',
   ],
 
   jestOptions: {
@@ -102,6 +124,18 @@ const bundleRuntime = project.addTask('bundle:runtime', {
 });
 project.postCompileTask.spawn(bundleRuntime);
 
+// README examples compile: jsii-rosetta compiles every TypeScript snippet of README.md against
+// rosetta/default.ts-fixture (inside a Stack's constructor) and translates it to each jsii language,
+// in strict mode, so a snippet that does not compile fails the build. It runs before docgen, which
+// reads the translations it leaves in .jsii.tabl.json.
+project.gitignore.addPatterns('.jsii.tabl.json', '/.jsii.tabl.json.gz');
+const rosetta = project.addTask('rosetta:extract', {
+  description: 'Compile the README\'s TypeScript snippets with jsii-rosetta (strict) and translate them',
+  exec: 'jsii-rosetta extract --strict',
+});
+project.postCompileTask.prependSpawn(rosetta);
+project.addPackageIgnore('/rosetta/');
+
 const typecheck = project.addTask('typecheck', {
   description: 'Type-check the runtime, the emulator, the examples and the tests (ts-jest only transpiles)',
   steps: ['runtime', 'emulator', 'examples', 'bench', 'test'].map((dir) => ({ exec: `tsc -p ${dir}/tsconfig.json --noEmit` })),
@@ -117,8 +151,12 @@ project.addTask('demo', {
     { spawn: opaInstall.name },
     { spawn: bundleRuntime.name },
     { exec: 'ts-node --project examples/tsconfig.json examples/demo.ts' },
+    // The second example app: the bundle from S3 and decision logs shipped, against loopback
+    // stand-ins for S3 (verifying SigV4) and the log service.
+    { exec: 'ts-node --project examples/tsconfig.json examples/s3-demo.ts' },
   ],
 });
+project.gitignore.addPatterns('/examples/cdk.out.s3/');
 
 project.addTask('bench', {
   description: 'Run the benchmarks against references measured in the same run; writes bench/results.json and bench/RESULTS.md',
@@ -147,6 +185,37 @@ project.addTask('demo:rie', {
     { exec: 'ts-node --project examples/tsconfig.json examples/demo-rie.ts' },
   ],
 });
+
+// The integration test (test/integ.*.ts): `integ` compares the synthesized app with the committed
+// snapshot (no AWS account needed); `integ:update` rewrites the snapshot without deploying, after a
+// change to the construct or the runtime. With an AWS account, `npx integ-runner --update-on-failed`
+// with the same options deploys it and runs its assertions. Asset folders are not committed: the
+// snapshot check compares templates, whose asset hashes cover their contents.
+const INTEG_RUNNER = 'integ-runner --language typescript --app "ts-node --project test/tsconfig.json {filePath}"';
+project.gitignore.addPatterns('/test/*.snapshot/asset.*');
+project.addTask('integ', {
+  description: 'Check the integration test app against its committed snapshot (no deploy)',
+  env: QUIET_JSII,
+  steps: [{ spawn: opaInstall.name }, { spawn: bundleRuntime.name }, { exec: INTEG_RUNNER }],
+});
+project.addTask('integ:update', {
+  description: 'Rewrite the integration test snapshot without deploying',
+  env: QUIET_JSII,
+  steps: [{ spawn: opaInstall.name }, { spawn: bundleRuntime.name }, { exec: `${INTEG_RUNNER} --update-on-failed --dry-run` }],
+});
+
+// Smoke tests of the Python, Java and Go packages in dist/ (built by `npx projen package-all`): a
+// small CDK app in each language synthesizes the layer on Node.js functions and checks the template.
+project.addTask('smoke', {
+  description: 'Run the Python, Java and Go smoke apps (smoke/) against the packages in dist/ (run package-all first)',
+  steps: [
+    { spawn: opaInstall.name },
+    { exec: 'bash scripts/smoke.sh' },
+  ],
+});
+// What the published package must not carry: the pinned OPA CLI (about 60 MB), the CI, install and
+// smoke scripts, and the smoke apps.
+for (const dir of ['.tools', '.ci', 'scripts', 'smoke']) project.addPackageIgnore(`/${dir}/`);
 
 for (const task of [project.compileTask, project.testTask, project.postCompileTask, project.packageTask]) {
   for (const [k, v] of Object.entries(QUIET_JSII)) task.env(k, v);

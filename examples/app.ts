@@ -14,14 +14,19 @@ import { OpaBundle, OpaExtensionLayer } from '../src';
 
 export const BUNDLE_FILE = path.join(__dirname, 'policy', 'bundle.tar.gz');
 
+export interface AuthorizedFunctionStackProps extends StackProps {
+  /** The compiled policy bundle; the demo builds it at BUNDLE_FILE. */
+  readonly bundleFile?: string;
+}
+
 export class AuthorizedFunctionStack extends Stack {
   public readonly fn: lambda.Function;
   public readonly opa: OpaExtensionLayer;
 
-  public constructor(scope: Construct, id: string, props?: StackProps) {
+  public constructor(scope: Construct, id: string, props: AuthorizedFunctionStackProps = {}) {
     super(scope, id, props);
     this.opa = new OpaExtensionLayer(this, 'Opa', {
-      bundle: OpaBundle.fromAsset(BUNDLE_FILE, { name: 'authz' }),
+      bundle: OpaBundle.fromAsset(props.bundleFile ?? BUNDLE_FILE, { name: 'authz' }),
       labels: { app: 'opa-example' },
     });
     this.fn = new lambda.Function(this, 'Handler', {
