@@ -98,7 +98,7 @@ for (const dir of ['runtime', 'emulator', 'examples', 'bench']) {
 
 // The OPA CLI, pinned, installed by the project itself into .tools/bin (tests and the demo compile
 // Rego with it; benchmarks use it as the reference server).
-project.gitignore.addPatterns('/.tools/', '/examples/cdk.out/', '/examples/policy/bundle.tar.gz', '/bench/out/');
+project.gitignore.addPatterns('/.tools/', '__pycache__/', '/examples/cdk.out/', '/examples/policy/bundle.tar.gz', '/bench/out/');
 const opaInstall = project.addTask('opa:install', {
   description: 'Install the pinned OPA CLI into .tools/bin (reused when already there)',
   exec: 'bash scripts/install-opa.sh',

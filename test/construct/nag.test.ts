@@ -10,15 +10,16 @@ import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks, NagSuppressions } from 'cdk-nag';
 import { AuthorizedFunctionStack } from '../../examples/app';
 import { BucketPolicyStack } from '../../examples/s3-app';
+import { buildAuthz } from '../support/authz-bundles';
 
 let workDir: string;
 let bundleFile: string;
 
-beforeAll(() => {
+beforeAll(async () => {
   workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'opa-nag-test-'));
   bundleFile = path.join(workDir, 'bundle.tar.gz');
-  // The construct copies the archive as it is; cdk-nag reads only the template.
-  fs.writeFileSync(bundleFile, 'not inspected at synth');
+  // A real bundle: the construct checks every embedded bundle at synth.
+  fs.writeFileSync(bundleFile, await buildAuthz('r1'));
 });
 
 afterAll(() => fs.rmSync(workDir, { recursive: true, force: true }));

@@ -7,8 +7,8 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { BundleInitFailure, OpaBundle, OpaExtensionLayer } from '../../src';
 import { buildAuthz } from '../support/authz-bundles';
-import { buildWasmBundle } from '../support/opa';
 import { newFunction } from '../support/construct-helpers';
+import { buildWasmBundle } from '../support/opa';
 
 let workDir: string;
 let bundleFile: string;
