@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Smoke tests of the packages jsii-pacmak built in dist/ (`npx projen package-all`): for each
 # language, a small CDK app in that language (smoke/<language>/) synthesizes a stack with the OPA
-# layer and an embedded bundle on Node.js functions, and checks the template (the layer, each
-# function's Layers, OPA_URL). Each runs in a fresh work copy under a temporary folder; packages
-# come from the registries (PyPI, Maven Central, the Go module proxy) on every run.
+# layer on Node.js functions: a bundle compiled from smoke/policy by OpaBundle.fromRego with the
+# pinned OPA and checked against `queries`, a remote bundle whose token is in Secrets Manager, the
+# layer attached with addLayers, addToFunctions and addToAllFunctions, and grantRead. Each checks the
+# template (the layer, each function's Layers and environment, the secret's grant scoped to its
+# ARN), the layer's folder, and that an unanswered query fails synth. Each runs in a fresh work
+# copy under a temporary folder; packages come from the registries (PyPI, Maven Central, the Go
+# module proxy) on every run.
 #
 #   bash scripts/smoke.sh [python] [java] [go]     (default: all three)
 #
@@ -22,15 +26,17 @@ languages=("$@")
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/opa-smoke.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
+# What the apps' synths write to temporary folders (cloud assemblies, layer folders, `opa build`
+# output) goes under the work folder and leaves with it.
+mkdir -p "$work/tmp"
+export TMPDIR="$work/tmp"
 mkdir -p test-reports
 report=test-reports/smoke.txt
 : >"$report"
 
-# The embedded bundle, compiled from the example policy by the pinned OPA during this run.
-bash scripts/install-opa.sh
-export OPA_SMOKE_BUNDLE="$work/bundle.tar.gz"
-.tools/bin/opa build -t wasm -e app/authz/allow -o "$OPA_SMOKE_BUNDLE" \
-  examples/policy/authz.rego examples/policy/data.json || { echo "smoke: opa build failed" >&2; exit 1; }
+# The apps compile the Rego in smoke/policy at synth (OpaBundle.fromRego) with the pinned OPA.
+bash scripts/install-opa.sh || { echo "smoke: cannot install the pinned OPA" >&2; exit 1; }
+export OPA_SMOKE_POLICY="$root/smoke/policy" OPA_SMOKE_OPA="$root/.tools/bin/opa"
 
 smoke_python() {
   local wheel
