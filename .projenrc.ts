@@ -136,6 +136,28 @@ const rosetta = project.addTask('rosetta:extract', {
 project.postCompileTask.prependSpawn(rosetta);
 project.addPackageIgnore('/rosetta/');
 
+// The API reference in every language the package targets: `docgen` writes API.md (TypeScript, as
+// projen sets it up), then API.<language>.md for each jsii target, each opening with the README.
+// jsii-docgen takes the README's and the API docs' snippets from the tablet rosetta:extract wrote,
+// and fails on a snippet that is not there. The files sit beside README.md so that the README's
+// relative links work in them too.
+const JSII_TARGET_DOC_LANGUAGES: Record<string, string> = { python: 'python', java: 'java', go: 'go', dotnet: 'csharp' };
+const apiReferenceLanguages = Object.keys(project.package.manifest.jsii?.targets ?? {})
+  .map((target) => JSII_TARGET_DOC_LANGUAGES[target])
+  .filter((language): language is string => language !== undefined);
+const docgen = project.tasks.tryFind('docgen');
+if (!docgen) throw new Error('.projenrc.ts: the docgen task is missing; the per-language API reference hooks into it');
+if (apiReferenceLanguages.length > 0) {
+  // With two languages or more, jsii-docgen adds `.<language>` to the output name; with one, it
+  // would write API.md itself.
+  const output = apiReferenceLanguages.length === 1 ? `API.${apiReferenceLanguages[0]}` : 'API';
+  docgen.exec(['jsii-docgen', '--readme', '--output', output, ...apiReferenceLanguages.flatMap((l) => ['--language', l])].join(' '));
+}
+for (const language of apiReferenceLanguages) {
+  project.gitignore.include(`/API.${language}.md`);
+  project.annotateGenerated(`/API.${language}.md`);
+}
+
 const typecheck = project.addTask('typecheck', {
   description: 'Type-check the runtime, the emulator, the examples and the tests (ts-jest only transpiles)',
   steps: ['runtime', 'emulator', 'examples', 'bench', 'test'].map((dir) => ({ exec: `tsc -p ${dir}/tsconfig.json --noEmit` })),
