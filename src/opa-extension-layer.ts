@@ -9,7 +9,7 @@ import { OpaSecret } from './opa-secret';
 import { bindBundles } from './private/bundle-binding';
 import { checkEmbeddedBundles } from './private/bundle-checks';
 import { ConfigBinding } from './private/config-binding';
-import { roundTimeoutOf, servedRuntimeNames } from './private/function-checks';
+import { compatibleRuntimeNames, roundTimeoutOf } from './private/function-checks';
 import { FunctionWiring } from './private/function-wiring';
 import { assembleLayer } from './private/layer-assembly';
 import { buildOpaConfig } from './private/opa-config';
@@ -220,7 +220,7 @@ export class OpaExtensionLayer extends lambda.LayerVersion {
       layerVersionName: props.layerVersionName,
     });
     // Lambda only uses CompatibleRuntimes to filter layer listings.
-    (this.node.defaultChild as lambda.CfnLayerVersion).compatibleRuntimes = servedRuntimeNames();
+    (this.node.defaultChild as lambda.CfnLayerVersion).compatibleRuntimes = compatibleRuntimeNames();
     this.url = `http://127.0.0.1:${port}`;
     this.grants = bindings.flatMap((b) => (b.grant ? [b.grant] : []));
     this.wiring = new FunctionWiring({
