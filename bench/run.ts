@@ -19,6 +19,7 @@ import { QUICK, SCALE } from './lib/config';
 import { BenchBundles, buildBundles, disposeScratch } from './lib/fixtures';
 import { FigureResult, Row } from './lib/results';
 import { memory } from './memory';
+import { nodeLayer } from './node-layer';
 import { overhead } from './overhead';
 import { rieInit } from './rie-init';
 import { scaling } from './scaling';
@@ -39,6 +40,7 @@ const FIGURES: Array<[string, (bundles: BenchBundles) => Promise<FigureResult>]>
   ['scaling', scaling],
   ['decision-logs', decisionLogs],
   ['rie-init', rieInit],
+  ['node-layer', nodeLayer],
 ];
 
 const CA_NOTE = 'NODE_EXTRA_CA_CERTS is unset in the environment of every timed process start (the extension under the emulator, '

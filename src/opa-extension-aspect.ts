@@ -8,9 +8,11 @@ import type { OpaExtensionLayer } from './opa-extension-layer';
  * `OpaExtensionLayer.addToFunction` would, at synth: `Aspects.of(app).add(new OpaExtensionAspect(opa))`,
  * which `opa.addToAllFunctions(app)` does for you.
  *
- * A function the layer cannot serve (a runtime other than Node.js 20 or newer, a container image,
- * one that already has Lambda's five layers or another OPA layer) is left as it is, with a warning
- * that names it and says why. Functions CDK creates for its own custom resources are in the scope
+ * A function whose runtime has no `node` (Python, Java, .NET, Ruby, OS-only on Amazon Linux 2023)
+ * also gets the `OpaNodeRuntimeLayer` of its stack and architecture. A function the layer cannot
+ * serve (an Amazon Linux 2 runtime or an unknown one, a container image, one that already has
+ * Lambda's five layers or another OPA layer) is left as it is, with a warning that names it and
+ * says why. A missing Node.js package is an error: it is the build's, not the function's. Functions CDK creates for its own custom resources are in the scope
  * too: apply the aspect to the constructs that hold your functions to leave those out.
  */
 export class OpaExtensionAspect implements IAspect {

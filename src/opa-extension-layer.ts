@@ -9,7 +9,7 @@ import { OpaSecret } from './opa-secret';
 import { bindBundles } from './private/bundle-binding';
 import { checkEmbeddedBundles } from './private/bundle-checks';
 import { ConfigBinding } from './private/config-binding';
-import { roundTimeoutOf, servedRuntimeNames } from './private/function-checks';
+import { compatibleRuntimeNames, roundTimeoutOf } from './private/function-checks';
 import { FunctionWiring } from './private/function-wiring';
 import { assembleLayer } from './private/layer-assembly';
 import { buildOpaConfig } from './private/opa-config';
@@ -192,7 +192,9 @@ export interface OpaExtensionLayerProps {
  * `http://127.0.0.1:8181`.
  *
  * Attach it with `fn.addLayers(layer)` (a function in any stack of the app), `layer.addToFunction(fn)`,
- * or to every function in a scope with `layer.addToAllFunctions(scope)`. Each function gets `OPA_URL`
+ * or to every function in a scope with `layer.addToAllFunctions(scope)`. Node.js functions (20 or
+ * newer) run the extension on their own `node`; functions of other Amazon Linux 2023 runtimes also
+ * get an `OpaNodeRuntimeLayer` with a Node.js binary. Each function gets `OPA_URL`
  * and the variables the layer's config refers to, unless it sets them itself, and its role the
  * grants the policy sources need.
  */
@@ -220,7 +222,7 @@ export class OpaExtensionLayer extends lambda.LayerVersion {
       layerVersionName: props.layerVersionName,
     });
     // Lambda only uses CompatibleRuntimes to filter layer listings.
-    (this.node.defaultChild as lambda.CfnLayerVersion).compatibleRuntimes = servedRuntimeNames();
+    (this.node.defaultChild as lambda.CfnLayerVersion).compatibleRuntimes = compatibleRuntimeNames();
     this.url = `http://127.0.0.1:${port}`;
     this.grants = bindings.flatMap((b) => (b.grant ? [b.grant] : []));
     this.wiring = new FunctionWiring({
@@ -240,9 +242,10 @@ export class OpaExtensionLayer extends lambda.LayerVersion {
   /**
    * Adds this layer to the function and configures it: `OPA_URL` and the variables the layer's
    * config refers to (those the function does not set itself), and the grants. Calling it again,
-   * or also calling `fn.addLayers`, changes nothing more. Throws when the layer cannot serve the
-   * function (a runtime other than Node.js 20 or newer, a container image, a sixth layer, another
-   * OPA extension layer).
+   * or also calling `fn.addLayers`, changes nothing more. A function whose runtime has no `node`
+   * also gets the `OpaNodeRuntimeLayer` of its stack and architecture. Throws when the layer cannot
+   * serve the function (an Amazon Linux 2 or unknown runtime, a container image, a sixth layer,
+   * another OPA extension layer) or the Node.js package it needs is not installed.
    */
   public addToFunction(fn: lambda.Function): void {
     this.wiring.addTo(fn);

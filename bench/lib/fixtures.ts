@@ -6,11 +6,12 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { firstDecision } from './http-client';
 import { findExtensionPid } from './processes';
 import { LambdaEmulator } from '../../emulator/src';
 import { OpaBundle, OpaExtensionLayerProps } from '../../src';
-import { freePort, synthesizeLayer } from '../../test/support/layer';
+import { freePort, mergeLayers, synthesizeLayer } from '../../test/support/layer';
 import { OPA_BIN, buildWasmBundle, readPolicy } from '../../test/support/opa';
 
 export const RBAC_REGO = readPolicy('rbac.rego');
@@ -74,11 +75,24 @@ export interface LayerUnderTest {
   dispose(): void;
 }
 
-/** Synthesizes a layer with the bundle at `bundleFile` embedded, on its own port. */
-export async function synthesize(bundleFile: string, props: Partial<OpaExtensionLayerProps> = {}): Promise<LayerUnderTest> {
+/**
+ * Synthesizes a layer with the bundle at `bundleFile` embedded, on its own port, for a function of
+ * `runtime`; one without node also gets the Node.js layer, unpacked beside it as at /opt.
+ */
+export async function synthesize(bundleFile: string, props: Partial<OpaExtensionLayerProps> = {}, runtime?: lambda.Runtime): Promise<LayerUnderTest> {
   const port = await freePort();
-  const layer = synthesizeLayer({ bundle: OpaBundle.fromAsset(bundleFile, { name: 'rbac' }), port, ...props });
-  return { layerDir: layer.layerDir, port, environment: layer.environment, dispose: () => layer.dispose() };
+  const layer = synthesizeLayer({ bundle: OpaBundle.fromAsset(bundleFile, { name: 'rbac' }), port, ...props }, runtime);
+  if (layer.layerDirs.length === 1) return { layerDir: layer.layerDir, port, environment: layer.environment, dispose: () => layer.dispose() };
+  const opt = mergeLayers(layer.layerDirs);
+  return {
+    layerDir: opt.dir,
+    port,
+    environment: layer.environment,
+    dispose: () => {
+      opt.dispose();
+      layer.dispose();
+    },
+  };
 }
 
 export interface RunningExtension {

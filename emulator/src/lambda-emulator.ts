@@ -9,7 +9,7 @@ import { EXTENSIONS_API_PREFIX, ExtensionsApi, type ExtensionRecord, type Proces
 import { sendError } from './http-util';
 import { jsonLines, LifecycleRecorder, type LifecycleEvent, type OutputLine } from './lifecycle-recorder';
 import { RUNTIME_API_PREFIX, RuntimeApi, type Invocation } from './runtime-api';
-import { extensionEnvironment, sandboxEnvironment } from './sandbox-environment';
+import { extensionEnvironment, handlerModule, sandboxEnvironment } from './sandbox-environment';
 
 /** The account id in ARNs and in the register response; AWS's documentation example account. */
 export const EMULATED_ACCOUNT_ID = '123456789012';
@@ -43,6 +43,13 @@ export interface LambdaEmulatorOptions {
   readonly layerDir: string;
   /** Absolute path of a CommonJS module and its export (default `handler`): `async (event, context) => result`. */
   readonly handler: { readonly file: string; readonly export?: string };
+  /**
+   * The runtime's command line, run in the handler's folder instead of the emulator's Node.js
+   * bootstrap: a runtime interface client of another language, e.g.
+   * `[python, '-m', 'awslambdaric', 'app.handler']` with `handler.file` the `app.py` it loads.
+   * @default - the emulator's Node.js bootstrap runs `handler`
+   */
+  readonly runtimeCommand?: readonly string[];
   /** The function's environment variables, given to the runtime and to every extension. */
   readonly environment?: Record<string, string>;
   /** @default 'emulated-function' */
@@ -208,7 +215,7 @@ export class LambdaEmulator {
     this.extensionsApi = new ExtensionsApi(this.recorder, {
       functionName: this.functionName,
       functionVersion: '$LATEST',
-      handler: `${path.basename(this.handlerFile).replace(/\.(c?js|mjs)$/, '')}.${this.handlerExport}`,
+      handler: `${handlerModule(this.handlerFile)}.${this.handlerExport}`,
       accountId: EMULATED_ACCOUNT_ID,
     }, changed, initError);
     // Registration stays open until the runtime asks for its first invocation, so that internal
@@ -504,7 +511,8 @@ export class LambdaEmulator {
   private spawnRuntime(): void {
     const state: RuntimeProcess = { spawnedAt: this.recorder.now(), killed: false };
     this.runtime = state;
-    this.spawnChild('runtime', process.execPath, [BOOTSTRAP, this.handlerFile, this.handlerExport], this.env, state, () => {
+    const [command, ...args] = this.options.runtimeCommand ?? [process.execPath, BOOTSTRAP, this.handlerFile, this.handlerExport];
+    this.spawnChild('runtime', command, args, this.env, state, () => {
       if (this.phase === 'ready' || this.phase === 'invoking') {
         this.broken ??= { errorType: 'Runtime.ExitError', errorMessage: `the runtime exited (${describeExit(state.exit!)})` };
         if (this.phase === 'ready') this.phase = 'broken';

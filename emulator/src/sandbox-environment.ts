@@ -24,7 +24,7 @@ export function sandboxEnvironment(options: SandboxEnvironmentOptions): Record<s
     const value = process.env[name];
     if (value !== undefined) inherited[name] = value;
   }
-  const moduleName = path.basename(options.handlerFile).replace(/\.(c?js|mjs)$/, '');
+  const moduleName = handlerModule(options.handlerFile);
   const logStream = `${new Date().toISOString().slice(0, 10).replace(/-/g, '/')}/[${options.functionVersion}]emulator`;
   const reserved: Record<string, string> = {
     _HANDLER: `${moduleName}.${options.handlerExport}`,
@@ -61,4 +61,9 @@ const RUNTIME_ONLY = new Set([
 /** The environment of an external extension: the sandbox's, less the runtime's own variables. */
 export function extensionEnvironment(sandbox: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(sandbox).filter(([name]) => !RUNTIME_ONLY.has(name) && !name.startsWith('_')));
+}
+
+/** The module part of `_HANDLER` for a handler file: its name without the extension (`app.js`, `app.py` → `app`). */
+export function handlerModule(handlerFile: string): string {
+  return path.basename(handlerFile).replace(/\.(c?js|mjs|py)$/, '');
 }

@@ -1,8 +1,10 @@
 import { Annotations, Duration } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { functionProblem, triggerTimeoutWarning } from './function-checks';
+import { functionProblem, NodeSource, nodeSourceOf, triggerTimeoutWarning } from './function-checks';
 import { environmentNamesOf, layerArnsOf } from './function-properties';
+import { nodeBinaryProblem } from './node-binary';
+import { OpaNodeRuntimeLayer } from '../opa-node-runtime-layer';
 
 /** What every function with the layer gets. */
 export interface FunctionWiringProps {
@@ -21,6 +23,16 @@ export interface FunctionWiringProps {
 const opaLayerOf = new WeakMap<lambda.Function, string>();
 
 /**
+ * Why a function was not wired. `fatal` problems are in the app's build, not in the function (the
+ * Node.js package is missing): they are errors even where a function that cannot take the layer is
+ * only skipped.
+ */
+interface Problem {
+  readonly message: string;
+  readonly fatal: boolean;
+}
+
+/**
  * Adds the layer to functions and configures each one once: the layer if it is not there yet,
  * the environment variables the function does not set itself, the grants, and the warnings.
  * It keeps its own record of what it configured and reads functions only through their public
@@ -36,17 +48,14 @@ export class FunctionWiring {
   /** `addToFunction`: a function the layer cannot serve is a mistake in the app, which throws. */
   public addTo(fn: lambda.Function): void {
     const problem = this.attach(fn);
-    if (problem) throw new Error(`${fn.node.path}: ${problem}`);
+    if (problem) throw new Error(`${fn.node.path}: ${problem.message}`);
   }
 
   /** The layer's aspect, for `fn.addLayers(layer)`: a function it cannot serve is a synth error. */
   public configureIfUsed(fn: lambda.Function): void {
     if (this.configured.has(fn) || !this.uses(fn)) return;
     const problem = this.attach(fn);
-    if (problem && !this.reported.has(fn)) {
-      this.reported.add(fn);
-      Annotations.of(fn).addError(`${fn.node.path}: ${problem}`);
-    }
+    if (problem) this.reportError(fn, problem);
   }
 
   /**
@@ -58,24 +67,43 @@ export class FunctionWiring {
       this.configureIfUsed(fn);
       return undefined;
     }
-    return this.attach(fn);
+    const problem = this.attach(fn);
+    if (problem?.fatal) this.reportError(fn, problem);
+    return problem?.fatal ? undefined : problem?.message;
   }
 
-  /** Checks the function, adds the layer if needed and configures the function once; returns a problem instead. */
-  private attach(fn: lambda.Function): string | undefined {
+  private reportError(fn: lambda.Function, problem: Problem): void {
+    if (this.reported.has(fn)) return;
+    this.reported.add(fn);
+    Annotations.of(fn).addError(`${fn.node.path}: ${problem.message}`);
+  }
+
+  /**
+   * Checks the function, adds the layer (and the Node.js layer, for a runtime without `node`) if
+   * needed and configures the function once; returns a problem instead.
+   */
+  private attach(fn: lambda.Function): Problem | undefined {
     if (this.configured.has(fn)) return undefined;
     const layers = layerArnsOf(fn);
     const present = layers.includes(this.props.layer.layerVersionArn);
+    const needsNode = nodeSourceOf(fn.runtime) === NodeSource.LAYER;
+    const nodeLayer = needsNode ? OpaNodeRuntimeLayer._find(fn, fn.architecture) : undefined;
+    const nodePresent = nodeLayer !== undefined && layers.includes(nodeLayer.layerVersionArn);
     const layerPath = this.props.layer.node.path;
     const other = opaLayerOf.get(fn);
     const problem = functionProblem(fn, {
       layerPath,
       url: this.props.url,
-      layerCount: layers.length + (present ? 0 : 1),
+      layerCount: layers.length + (present ? 0 : 1) + (needsNode && !nodePresent ? 1 : 0),
       otherOpaLayer: other !== undefined && other !== layerPath ? other : undefined,
     });
-    if (problem) return problem;
+    if (problem) return { message: problem, fatal: false };
+    if (needsNode && !nodePresent) {
+      const missing = nodeBinaryProblem(fn, fn.architecture.name);
+      if (missing) return { message: missing, fatal: true };
+    }
     if (!present) fn.addLayers(this.props.layer);
+    if (needsNode && !nodePresent) fn.addLayers(OpaNodeRuntimeLayer.of(fn, fn.architecture));
     this.configured.add(fn);
     opaLayerOf.set(fn, layerPath);
     this.configureEnvironment(fn);

@@ -202,7 +202,7 @@ describe('every function in a scope', () => {
     const stack = new Stack(app, 'Stack');
     const node20 = newFunction(stack, 'Node20');
     const node22 = newFunction(stack, 'Node22', { runtime: lambda.Runtime.NODEJS_22_X });
-    const python = newFunction(stack, 'Py', { runtime: lambda.Runtime.PYTHON_3_12 });
+    const python = newFunction(stack, 'Py', { runtime: lambda.Runtime.PYTHON_3_11 });
     const image = new lambda.DockerImageFunction(stack, 'Image', {
       code: lambda.DockerImageCode.fromEcr(ecr.Repository.fromRepositoryName(stack, 'Repo', 'app')),
     });
@@ -219,8 +219,9 @@ describe('every function in a scope', () => {
     expect(functionProperties(elsewhere).Layers).toBeUndefined();
     expect(functionProperties(python).Environment).toBeUndefined();
     const annotations = Annotations.fromStack(stack);
-    annotations.hasWarning('/Stack/Py', annotation('Stack/Py: OpaExtensionAspect skipped this function: runtime must be nodejs20.x, nodejs22.x or a newer '
-      + 'Node.js runtime for the OPA extension layer Stack/Opa (its extension runs on the function\'s Node.js), got python3.12'));
+    annotations.hasWarning('/Stack/Py', annotation('Stack/Py: OpaExtensionAspect skipped this function: runtime python3.11 runs on Amazon Linux 2 (glibc 2.26), '
+      + 'where the OPA extension layer Stack/Opa cannot run: its extension needs Node.js 20 or newer, and the Node.js binary it brings for runtimes '
+      + 'without one needs glibc 2.28; use python3.12 or newer'));
     annotations.hasWarning('/Stack/Image', Match.stringLikeRegexp('^Stack/Image: OpaExtensionAspect skipped this function: a container image function cannot take the OPA extension layer Stack/Opa'));
     annotations.hasWarning('/Stack/Full', annotation('Stack/Full: OpaExtensionAspect skipped this function: layers must number at most 5 (Lambda\'s limit), got 6 with the OPA extension layer Stack/Opa'));
     expect(annotations.findWarning('*', Match.anyValue())).toHaveLength(3);

@@ -108,23 +108,23 @@ describe('OpaExtensionLayer', () => {
     expect(Object.keys(bare)).toEqual([expect.stringMatching(/^Other/)]);
   });
 
-  test('THEN the layer is for Node.js 20/22 on both architectures', () => {
+  test('THEN the layer lists the runtimes it serves (Node.js 20+ and, with the Node.js layer, the Amazon Linux 2023 ones) on both architectures', () => {
     const stack = newStack();
     new OpaExtensionLayer(stack, 'Opa');
 
     Template.fromStack(stack).hasResourceProperties('AWS::Lambda::LayerVersion', {
-      CompatibleRuntimes: ['nodejs20.x', 'nodejs22.x'],
+      CompatibleRuntimes: ['nodejs20.x', 'nodejs22.x', 'python3.12', 'python3.13', 'java21', 'dotnet8', 'dotnet9', 'ruby3.3', 'ruby3.4', 'provided.al2023'],
       CompatibleArchitectures: ['x86_64', 'arm64'],
       Description: 'Open Policy Agent Lambda extension',
     });
   });
 
-  test('GIVEN a Python function WHEN the layer is added THEN it is refused, naming the runtime', () => {
+  test('GIVEN a Python 3.11 function WHEN the layer is added THEN it is refused, naming the runtime and the one to use', () => {
     const stack = newStack();
-    const fn = newFunction(stack, 'Py', { runtime: lambda.Runtime.PYTHON_3_12 });
+    const fn = newFunction(stack, 'Py', { runtime: lambda.Runtime.PYTHON_3_11 });
     const opa = new OpaExtensionLayer(stack, 'Opa');
 
-    expect(() => opa.addToFunction(fn)).toThrow(/^Stack\/Py: runtime must be nodejs20\.x, nodejs22\.x or a newer Node\.js runtime .* got python3\.12$/);
+    expect(() => opa.addToFunction(fn)).toThrow(/^Stack\/Py: runtime python3\.11 runs on Amazon Linux 2 \(glibc 2\.26\), .* use python3\.12 or newer$/);
   });
 
   test('THEN the layer holds the launcher, the runtime, the config and the embedded bundles in the layout Lambda unpacks at /opt', () => {

@@ -9,8 +9,8 @@ function newStack(): Stack {
   return new Stack(new App(), 'Stack');
 }
 
-const PYTHON_MESSAGE = 'Stack/Fn: runtime must be nodejs20.x, nodejs22.x or a newer Node.js runtime for the OPA extension layer Stack/Opa '
-  + '(its extension runs on the function\'s Node.js), got python3.12';
+const PYTHON_MESSAGE = 'Stack/Fn: runtime python3.11 runs on Amazon Linux 2 (glibc 2.26), where the OPA extension layer Stack/Opa cannot run: '
+  + 'its extension needs Node.js 20 or newer, and the Node.js binary it brings for runtimes without one needs glibc 2.28; use python3.12 or newer';
 const IMAGE_MESSAGE = 'Stack/Fn: a container image function cannot take the OPA extension layer Stack/Opa: Lambda does not apply layers to images. '
   + 'Add the extension to the image instead: copy the layer\'s contents (the folder CDK stages for it in cdk.out) into /opt of the image, '
   + 'e.g. `COPY opa-layer/ /opt/`, and set OPA_URL=http://127.0.0.1:8181';
@@ -18,7 +18,7 @@ const LIMIT_MESSAGE = 'Stack/Fn: layers must number at most 5 (Lambda\'s limit),
 const TWO_OPA_MESSAGE = 'Stack/Fn: a function takes one OPA extension layer (each unpacks to /opt/extensions/opa), got Stack/Opa and Stack/Opa2';
 
 function pythonFunction(stack: Stack): lambda.Function {
-  return newFunction(stack, 'Fn', { runtime: lambda.Runtime.PYTHON_3_12 });
+  return newFunction(stack, 'Fn', { runtime: lambda.Runtime.PYTHON_3_11 });
 }
 
 function imageFunction(stack: Stack): lambda.Function {
@@ -33,7 +33,7 @@ function otherLayerArns(count: number): string[] {
 
 describe('functions the layer cannot serve', () => {
   test.each<[string, (stack: Stack) => lambda.Function, string]>([
-    ['a Python function', pythonFunction, PYTHON_MESSAGE],
+    ['a Python 3.11 function', pythonFunction, PYTHON_MESSAGE],
     ['a container image function', imageFunction, IMAGE_MESSAGE],
     ['a function with 5 layers', (stack) => newFunction(stack, 'Fn', {
       layers: otherLayerArns(5).map((arn, i) => lambda.LayerVersion.fromLayerVersionArn(stack, `L${i}`, arn)),
@@ -48,7 +48,7 @@ describe('functions the layer cannot serve', () => {
   });
 
   test.each<[string, (stack: Stack) => lambda.Function, string]>([
-    ['a Python function', pythonFunction, PYTHON_MESSAGE],
+    ['a Python 3.11 function', pythonFunction, PYTHON_MESSAGE],
     ['a container image function', imageFunction, IMAGE_MESSAGE],
   ])('GIVEN %s WHEN fn.addLayers(opa) THEN synth reports the error on the function and configures nothing', (_, make, message) => {
     const stack = newStack();

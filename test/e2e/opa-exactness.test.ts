@@ -1,6 +1,6 @@
 /**
  * Exactness, end to end: the built layer under the emulator (launched as Lambda launches it, with
- * the launcher's flags) and `opa run --server` (the pinned OPA, the Rego build of the same
+ * the launcher's flags, on the runtime's node and on the Node.js layer's) and `opa run --server` (the pinned OPA, the Rego build of the same
  * sources) get the same requests, and must give the same answers. These rows need what only the
  * built layer has: the stack the launcher gives the Wasm engine for input nested up to OPA's
  * limit, bodies larger than the in-process differential test's, and the packages the bundle
@@ -10,10 +10,11 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { LambdaEmulator } from '../../emulator/src';
 import { OpaBundle } from '../../src';
 import { RawRequest, send } from '../support/http-client';
-import { freePort, synthesizeLayer, SynthesizedLayer, writeTempBundle } from '../support/layer';
+import { freePort, mergeLayers, synthesizeLayer, SynthesizedLayer, writeTempBundle } from '../support/layer';
 import { buildWasmBundle } from '../support/opa';
 import { buildRegoBundle, OpaServer, startOpaServer } from '../support/opa-server';
 
@@ -51,12 +52,9 @@ const rows: Row[] = [
   { name: 'the yaml builtin', request: { ...echo('{"input": {"y": "b: [x, 2]"}}'), path: '/v1/data/app/exact/from_yaml' }, text: true, status: 200 },
 ];
 
-let layer: SynthesizedLayer;
 let bundleFile: { file: string; dispose(): void };
-let emulator: LambdaEmulator;
 let opa: OpaServer;
 let dir: string;
-let extensionUrl: string;
 
 beforeAll(async () => {
   const [wasm, rego] = await Promise.all([buildWasmBundle({ ...SOURCES, entrypoints: ['app/exact/echo', 'app/exact/is_big', 'app/exact/from_yaml'] }), buildRegoBundle(SOURCES)]);
@@ -64,22 +62,40 @@ beforeAll(async () => {
   fs.writeFileSync(path.join(dir, 'exact.tar.gz'), rego);
   opa = await startOpaServer({ cwd: dir, paths: ['exact.tar.gz'] });
   bundleFile = writeTempBundle(wasm, 'exact.tar.gz');
-  const port = await freePort();
-  layer = synthesizeLayer({ bundle: OpaBundle.fromAsset(bundleFile.file), port });
-  emulator = new LambdaEmulator({ layerDir: layer.layerDir, handler: { file: path.join(__dirname, 'fixtures', 'decision-handler.js') }, environment: layer.environment });
-  expect(await emulator.start()).toMatchObject({ ok: true });
-  extensionUrl = `http://127.0.0.1:${port}`;
 }, 120_000);
 
 afterAll(async () => {
-  await emulator?.close();
   await opa?.stop();
-  layer?.dispose();
   bundleFile?.dispose();
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-describe('GIVEN the built layer and OPA with the same policy', () => {
+// The launcher's flags on both binaries it may start: the runtime's own node (a Node.js function)
+// and the Node.js layer's (a Python function's two layers, unpacked side by side as at /opt).
+describe.each([
+  ['the runtime\'s node', lambda.Runtime.NODEJS_20_X],
+  ['the Node.js layer\'s binary', lambda.Runtime.PYTHON_3_13],
+])('GIVEN the built layer, the extension on %s, and OPA with the same policy', (_, runtime) => {
+  let layer: SynthesizedLayer;
+  let opt: { dir: string; dispose(): void };
+  let emulator: LambdaEmulator;
+  let extensionUrl: string;
+
+  beforeAll(async () => {
+    const port = await freePort();
+    layer = synthesizeLayer({ bundle: OpaBundle.fromAsset(bundleFile.file), port }, runtime);
+    opt = mergeLayers(layer.layerDirs);
+    emulator = new LambdaEmulator({ layerDir: opt.dir, handler: { file: path.join(__dirname, 'fixtures', 'decision-handler.js') }, environment: layer.environment });
+    expect(await emulator.start()).toMatchObject({ ok: true });
+    extensionUrl = `http://127.0.0.1:${port}`;
+  }, 120_000);
+
+  afterAll(async () => {
+    await emulator?.close();
+    opt?.dispose();
+    layer?.dispose();
+  });
+
   test.each(rows)('WHEN $name THEN the extension answers what OPA answers', async ({ request, text, status }) => {
     const theirs = await send(opa.url, request, new http.Agent());
     const ours = await send(extensionUrl, request, new http.Agent());

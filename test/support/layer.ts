@@ -4,12 +4,15 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { nodePackagesContext } from './construct-helpers';
 import { readSynthesizedFunction } from '../../emulator/src/cloud-assembly';
 import { OpaExtensionLayer, OpaExtensionLayerProps } from '../../src';
 
 export interface SynthesizedLayer {
   /** The layer folder in cdk.out, laid out as Lambda unpacks it at /opt. */
   readonly layerDir: string;
+  /** Every layer folder of the function, in its order: the OPA layer, then the Node.js layer if it has one. */
+  readonly layerDirs: string[];
   /** The function's environment as the construct set it (OPA_URL). */
   readonly environment: Record<string, string>;
   /** The stack's synthesized template, for `Template.fromJSON`. */
@@ -23,20 +26,25 @@ export interface SynthesizedLayer {
  * folder from the cloud assembly: end-to-end tests run exactly what `cdk deploy` would upload.
  * `props` may be made in the stack (for props that take constructs: a secret, a bucket).
  */
-export function synthesizeLayer(props: OpaExtensionLayerProps | ((stack: Stack) => OpaExtensionLayerProps)): SynthesizedLayer {
+export function synthesizeLayer(
+  props: OpaExtensionLayerProps | ((stack: Stack) => OpaExtensionLayerProps),
+  runtime: lambda.Runtime = lambda.Runtime.NODEJS_20_X,
+): SynthesizedLayer {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'opa-e2e-cdk-out-'));
-  const app = new App({ outdir });
+  // A function of a runtime without node gets the Node.js layer, from the test copy of its package.
+  const app = new App({ outdir, context: nodePackagesContext() });
   const stack = new Stack(app, 'E2E');
   const fn = new lambda.Function(stack, 'Fn', {
-    runtime: lambda.Runtime.NODEJS_20_X,
+    runtime,
     handler: 'index.handler',
-    code: lambda.Code.fromInline('exports.handler = async () => ({})'),
+    code: lambda.Code.fromInline(runtime.family === lambda.RuntimeFamily.PYTHON ? 'def handler(event, context):\n  return {}\n' : 'exports.handler = async () => ({})'),
   });
   fn.addLayers(new OpaExtensionLayer(stack, 'Opa', typeof props === 'function' ? props(stack) : props));
   app.synth();
   const synthesized = readSynthesizedFunction(outdir, stack.artifactId);
   return {
     layerDir: synthesized.layerDirs[0],
+    layerDirs: synthesized.layerDirs,
     environment: synthesized.environment,
     template: JSON.parse(fs.readFileSync(path.join(outdir, `${stack.artifactId}.template.json`), 'utf8')),
     dispose: () => fs.rmSync(outdir, { recursive: true, force: true }),
@@ -61,4 +69,45 @@ export function writeTempBundle(archive: Buffer, name = 'bundle.tar.gz'): { file
   const file = path.join(dir, name);
   fs.writeFileSync(file, archive);
   return { file, dispose: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * The layers unpacked into one folder, as Lambda extracts every layer of a function into /opt:
+ * real folders, each file a link to the layer's own (the 150 MB Node.js binary is not copied).
+ * Folders must be real: the launcher finds `../opa-node` from its own folder.
+ */
+export function mergeLayers(layerDirs: readonly string[]): { dir: string; dispose(): void } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'opa-e2e-opt-'));
+  const link = (from: string, to: string): void => {
+    for (const entry of fs.readdirSync(from, { withFileTypes: true })) {
+      const source = path.join(from, entry.name);
+      const target = path.join(to, entry.name);
+      if (entry.isDirectory()) {
+        fs.mkdirSync(target, { recursive: true });
+        link(source, target);
+      } else {
+        fs.symlinkSync(source, target);
+      }
+    }
+  };
+  for (const layerDir of layerDirs) link(layerDir, dir);
+  return { dir, dispose: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * A PATH without node: a folder of links to every program on this process's PATH but `node`, so
+ * that an extension that fell back to PATH's node could not start.
+ */
+export function pathWithoutNode(): { path: string; dispose(): void } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'opa-e2e-path-'));
+  const linked = new Set(['node', 'nodejs']);
+  for (const entry of (process.env.PATH ?? '').split(path.delimiter)) {
+    if (!entry || !fs.existsSync(entry)) continue;
+    for (const name of fs.readdirSync(entry)) {
+      if (linked.has(name)) continue;
+      linked.add(name);
+      fs.symlinkSync(path.join(entry, name), path.join(dir, name));
+    }
+  }
+  return { path: dir, dispose: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }

@@ -55,6 +55,12 @@ export interface RieOptions {
   readonly environment?: Record<string, string>;
   /** AWS_LAMBDA_FUNCTION_TIMEOUT in seconds. @default 10 */
   readonly timeoutSeconds?: number;
+  /**
+   * Files of the machine to cover, in the namespace only, with an empty file (`/dev/null`), as if
+   * the OS lacked them: a library found there fails to load ("file too short").
+   * @default - none
+   */
+  readonly hiddenFiles?: readonly string[];
 }
 
 export interface RieInvokeResult {
@@ -78,6 +84,15 @@ export interface RieLine {
   readonly line: string;
   /** performance.now() when the line arrived. */
   readonly t: number;
+}
+
+/**
+ * `unshare` arguments that run `command` in the private namespaces with `layerDir` mounted at
+ * `/opt` and each of `hiddenFiles` covered by an empty file.
+ */
+export function sandboxArgs(layerDir: string, hiddenFiles: readonly string[], command: readonly string[]): string[] {
+  const script = 'mount --bind "$1" /opt && shift && while [ "$1" != -- ]; do mount --bind /dev/null "$1" && shift; done && shift && exec "$@"';
+  return [...NAMESPACES, '--', 'sh', '-c', script, 'rie-sandbox', layerDir, ...hiddenFiles, '--', ...command];
 }
 
 /** Throws a plain message when this machine cannot give RIE a private `/opt`. */
@@ -112,11 +127,9 @@ export class RieProcess {
       AWS_REGION: 'us-east-1',
       ...options.environment,
     };
-    const child = spawn('unshare', [
-      ...NAMESPACES, '--',
-      'sh', '-c', 'mount --bind "$1" /opt && shift && exec "$@"', 'rie-sandbox', options.layerDir,
+    const child = spawn('unshare', sandboxArgs(options.layerDir, options.hiddenFiles ?? [], [
       RIE_BIN, '--runtime-api-address', runtimeApi, '--runtime-interface-emulator-address', rieAddress, ...options.command,
-    ], { cwd: options.taskRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    ]), { cwd: options.taskRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const rie = new RieProcess(child, `http://${rieAddress}${INVOKE_PATH}`);
     LIVE.add(rie);
     await rie.waitListening(rieAddress);
