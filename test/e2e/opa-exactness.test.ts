@@ -11,11 +11,13 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { LambdaEmulator } from '../../emulator/src';
+import { childOf } from '../../runtime/src/json-text';
 import { OpaBundle } from '../../src';
 import { RawRequest, send } from '../support/http-client';
 import { freePort, synthesizeLayer, SynthesizedLayer, writeTempBundle } from '../support/layer';
 import { buildWasmBundle } from '../support/opa';
 import { buildRegoBundle, OpaServer, startOpaServer } from '../support/opa-server';
+import { within } from '../support/within';
 
 const EXACT_REGO = `package app.exact
 
@@ -88,5 +90,72 @@ describe('GIVEN the built layer and OPA with the same policy', () => {
     expect(ours.status).toBe(status);
     if (text) expect(ours.text.trimEnd()).toBe(theirs.text.trimEnd());
     else expect(ours.body).toEqual(theirs.body);
+  });
+});
+
+/** Inputs whose numbers JavaScript would write back differently: OPA logs each as written. */
+const LOGGED_INPUTS = [
+  '{"n": 9007199254740993}',
+  '123456789012345678901234567890',
+  '1e400',
+  '0.1000000000000000000000000001',
+  '[1.0, -0, 1E2, 2.50, 7]',
+];
+
+/** The console decision-log line that carries `decisionId`, once the process's output has it (stdout may trail the answer). */
+async function loggedLine(lines: () => readonly string[], decisionId: string): Promise<Buffer> {
+  const find = () => lines().find((l) => l.startsWith('{') && l.includes(`"decision_id":"${decisionId}"`));
+  return within((async () => {
+    let line = find();
+    for (; line === undefined; line = find()) await new Promise((r) => setTimeout(r, 20));
+    return Buffer.from(line, 'utf8');
+  })(), 5_000, `the decision-log line of ${decisionId}`);
+}
+
+/** The text of `key` in a JSON line, as written. */
+function memberText(line: Buffer, key: string): string | undefined {
+  const span = childOf(line, key);
+  return span && line.toString('utf8', span.start, span.end);
+}
+
+describe('GIVEN the built layer and OPA with the same policy, both logging decisions to the console', () => {
+  let logLayer: SynthesizedLayer;
+  let logEmulator: LambdaEmulator;
+  let logOpa: OpaServer;
+  let logDir: string;
+  let url: string;
+
+  beforeAll(async () => {
+    const [wasm, rego] = await Promise.all([buildWasmBundle({ ...SOURCES, entrypoints: ['app/exact/echo'] }), buildRegoBundle(SOURCES)]);
+    logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'opa-exact-logs-'));
+    fs.writeFileSync(path.join(logDir, 'exact.tar.gz'), rego);
+    fs.writeFileSync(path.join(logDir, 'exact.wasm.tar.gz'), wasm);
+    logOpa = await startOpaServer({ cwd: logDir, paths: ['exact.tar.gz'], args: ['--set', 'decision_logs.console=true'] });
+    const port = await freePort();
+    logLayer = synthesizeLayer({ bundle: OpaBundle.fromAsset(path.join(logDir, 'exact.wasm.tar.gz'), { name: 'exact' }), port, decisionLogs: { console: true } });
+    logEmulator = new LambdaEmulator({ layerDir: logLayer.layerDir, handler: { file: path.join(__dirname, 'fixtures', 'decision-handler.js') }, environment: logLayer.environment });
+    expect(await logEmulator.start()).toMatchObject({ ok: true });
+    url = `http://127.0.0.1:${port}`;
+  }, 120_000);
+
+  afterAll(async () => {
+    await logEmulator?.close();
+    await logOpa?.stop();
+    logLayer?.dispose();
+    if (logDir) fs.rmSync(logDir, { recursive: true, force: true });
+  });
+
+  test.each(LOGGED_INPUTS)('WHEN the input is %s THEN the extension logs the input and the result with the numbers OPA logs', async (input) => {
+    const request = echo(`{"input": ${input}}`);
+    const theirs = await send(logOpa.url, request, new http.Agent());
+    const ours = await send(url, request, new http.Agent());
+    const theirId = (theirs.body as { decision_id: string }).decision_id;
+    const ourId = (ours.body as { decision_id: string }).decision_id;
+
+    const theirLine = await loggedLine(() => logOpa.output().split('\n'), theirId);
+    const ourLine = await loggedLine(() => logEmulator.output.filter((l) => l.source === 'opa').map((l) => l.line), ourId);
+    expect(memberText(theirLine, 'input')).toBeDefined();
+    expect(memberText(ourLine, 'input')).toBe(memberText(theirLine, 'input'));
+    expect(memberText(ourLine, 'result')).toBe(memberText(theirLine, 'result'));
   });
 });
