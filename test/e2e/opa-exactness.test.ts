@@ -12,9 +12,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { LambdaEmulator } from '../../emulator/src';
 import { childOf } from '../../runtime/src/json-text';
-import { OpaBundle } from '../../src';
+import { OpaBundle, OpaExtensionLayerProps } from '../../src';
 import { RawRequest, send } from '../support/http-client';
-import { freePort, synthesizeLayer, SynthesizedLayer, writeTempBundle } from '../support/layer';
+import { freePort, synthesizeLayer } from '../support/layer';
 import { buildWasmBundle } from '../support/opa';
 import { buildRegoBundle, OpaServer, startOpaServer } from '../support/opa-server';
 import { within } from '../support/within';
@@ -53,32 +53,53 @@ const rows: Row[] = [
   { name: 'the yaml builtin', request: { ...echo('{"input": {"y": "b: [x, 2]"}}'), path: '/v1/data/app/exact/from_yaml' }, text: true, status: 200 },
 ];
 
-let layer: SynthesizedLayer;
-let bundleFile: { file: string; dispose(): void };
-let emulator: LambdaEmulator;
+/** The built layer under the emulator and `opa run --server`, started side by side on the same sources. */
+interface SideBySide {
+  readonly extensionUrl: string;
+  readonly opa: OpaServer;
+  readonly emulator: LambdaEmulator;
+  stop(): Promise<void>;
+}
+
+interface SideBySideOptions {
+  readonly opaArgs?: string[];
+  readonly layer?: Partial<OpaExtensionLayerProps>;
+}
+
+async function startSideBySide(entrypoints: string[], options: SideBySideOptions = {}): Promise<SideBySide> {
+  const [wasm, rego] = await Promise.all([buildWasmBundle({ ...SOURCES, entrypoints }), buildRegoBundle(SOURCES)]);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'opa-exactness-'));
+  fs.writeFileSync(path.join(dir, 'exact.tar.gz'), rego);
+  fs.writeFileSync(path.join(dir, 'exact.wasm.tar.gz'), wasm);
+  const opa = await startOpaServer({ cwd: dir, paths: ['exact.tar.gz'], args: options.opaArgs });
+  const port = await freePort();
+  const layer = synthesizeLayer({ bundle: OpaBundle.fromAsset(path.join(dir, 'exact.wasm.tar.gz'), { name: 'exact' }), port, ...options.layer });
+  const emulator = new LambdaEmulator({ layerDir: layer.layerDir, handler: { file: path.join(__dirname, 'fixtures', 'decision-handler.js') }, environment: layer.environment });
+  const stop = async () => {
+    await emulator.close();
+    await opa.stop();
+    layer.dispose();
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  const init = await emulator.start();
+  if (!init.ok) {
+    await stop();
+    throw new Error(`the layer did not start: ${init.errorType}: ${init.errorMessage}`);
+  }
+  return { extensionUrl: `http://127.0.0.1:${port}`, opa, emulator, stop };
+}
+
+let pair: SideBySide;
 let opa: OpaServer;
-let dir: string;
 let extensionUrl: string;
 
 beforeAll(async () => {
-  const [wasm, rego] = await Promise.all([buildWasmBundle({ ...SOURCES, entrypoints: ['app/exact/echo', 'app/exact/is_big', 'app/exact/from_yaml'] }), buildRegoBundle(SOURCES)]);
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'opa-exactness-'));
-  fs.writeFileSync(path.join(dir, 'exact.tar.gz'), rego);
-  opa = await startOpaServer({ cwd: dir, paths: ['exact.tar.gz'] });
-  bundleFile = writeTempBundle(wasm, 'exact.tar.gz');
-  const port = await freePort();
-  layer = synthesizeLayer({ bundle: OpaBundle.fromAsset(bundleFile.file), port });
-  emulator = new LambdaEmulator({ layerDir: layer.layerDir, handler: { file: path.join(__dirname, 'fixtures', 'decision-handler.js') }, environment: layer.environment });
-  expect(await emulator.start()).toMatchObject({ ok: true });
-  extensionUrl = `http://127.0.0.1:${port}`;
+  pair = await startSideBySide(['app/exact/echo', 'app/exact/is_big', 'app/exact/from_yaml']);
+  ({ opa, extensionUrl } = pair);
 }, 120_000);
 
 afterAll(async () => {
-  await emulator?.close();
-  await opa?.stop();
-  layer?.dispose();
-  bundleFile?.dispose();
-  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  await pair?.stop();
 });
 
 describe('GIVEN the built layer and OPA with the same policy', () => {
@@ -119,41 +140,25 @@ function memberText(line: Buffer, key: string): string | undefined {
 }
 
 describe('GIVEN the built layer and OPA with the same policy, both logging decisions to the console', () => {
-  let logLayer: SynthesizedLayer;
-  let logEmulator: LambdaEmulator;
-  let logOpa: OpaServer;
-  let logDir: string;
-  let url: string;
+  let logs: SideBySide;
 
   beforeAll(async () => {
-    const [wasm, rego] = await Promise.all([buildWasmBundle({ ...SOURCES, entrypoints: ['app/exact/echo'] }), buildRegoBundle(SOURCES)]);
-    logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'opa-exact-logs-'));
-    fs.writeFileSync(path.join(logDir, 'exact.tar.gz'), rego);
-    fs.writeFileSync(path.join(logDir, 'exact.wasm.tar.gz'), wasm);
-    logOpa = await startOpaServer({ cwd: logDir, paths: ['exact.tar.gz'], args: ['--set', 'decision_logs.console=true'] });
-    const port = await freePort();
-    logLayer = synthesizeLayer({ bundle: OpaBundle.fromAsset(path.join(logDir, 'exact.wasm.tar.gz'), { name: 'exact' }), port, decisionLogs: { console: true } });
-    logEmulator = new LambdaEmulator({ layerDir: logLayer.layerDir, handler: { file: path.join(__dirname, 'fixtures', 'decision-handler.js') }, environment: logLayer.environment });
-    expect(await logEmulator.start()).toMatchObject({ ok: true });
-    url = `http://127.0.0.1:${port}`;
+    logs = await startSideBySide(['app/exact/echo'], { opaArgs: ['--set', 'decision_logs.console=true'], layer: { decisionLogs: { console: true } } });
   }, 120_000);
 
   afterAll(async () => {
-    await logEmulator?.close();
-    await logOpa?.stop();
-    logLayer?.dispose();
-    if (logDir) fs.rmSync(logDir, { recursive: true, force: true });
+    await logs?.stop();
   });
 
   test.each(LOGGED_INPUTS)('WHEN the input is %s THEN the extension logs the input and the result with the numbers OPA logs', async (input) => {
     const request = echo(`{"input": ${input}}`);
-    const theirs = await send(logOpa.url, request, new http.Agent());
-    const ours = await send(url, request, new http.Agent());
+    const theirs = await send(logs.opa.url, request, new http.Agent());
+    const ours = await send(logs.extensionUrl, request, new http.Agent());
     const theirId = (theirs.body as { decision_id: string }).decision_id;
     const ourId = (ours.body as { decision_id: string }).decision_id;
 
-    const theirLine = await loggedLine(() => logOpa.output().split('\n'), theirId);
-    const ourLine = await loggedLine(() => logEmulator.output.filter((l) => l.source === 'opa').map((l) => l.line), ourId);
+    const theirLine = await loggedLine(() => logs.opa.output().split('\n'), theirId);
+    const ourLine = await loggedLine(() => logs.emulator.output.filter((l) => l.source === 'opa').map((l) => l.line), ourId);
     expect(memberText(theirLine, 'input')).toBeDefined();
     expect(memberText(ourLine, 'input')).toBe(memberText(theirLine, 'input'));
     expect(memberText(ourLine, 'result')).toBe(memberText(theirLine, 'result'));
