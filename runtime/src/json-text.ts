@@ -179,6 +179,8 @@ let collecting: string[] | undefined;
 
 /** JSON.stringify that writes each {@link RawJson} as its text; indented by two spaces with `pretty`, as OPA's `?pretty`. */
 export function stringifyJson(value: unknown, pretty = false): string {
+  const flat = flatObjectJson(value);
+  if (flat !== undefined) return pretty ? indentJson(flat) : flat;
   const texts: string[] = [];
   collecting = texts;
   let text: string;
@@ -189,6 +191,27 @@ export function stringifyJson(value: unknown, pretty = false): string {
   }
   if (texts.length > 0) text = substitute(text, texts);
   return pretty ? indentJson(text) : text;
+}
+
+/**
+ * A plain object whose members are all {@link RawJson} or strings, numbers, booleans and null (a
+ * decision's answer: `{"result": ...}`, with `decision_id`), written member by member, without the
+ * markers' round trip; undefined for anything else.
+ */
+function flatObjectJson(value: unknown): string | undefined {
+  if (value === null || typeof value !== 'object' || Object.getPrototypeOf(value) !== Object.prototype) return undefined;
+  let out = '';
+  for (const key in value) {
+    if (!Object.prototype.hasOwnProperty.call(value, key)) continue;
+    const member = (value as Record<string, unknown>)[key];
+    let text: string;
+    if (member instanceof RawJson) text = member.text;
+    else if (member === undefined) continue;
+    else if (member === null || typeof member === 'string' || typeof member === 'boolean' || typeof member === 'number') text = JSON.stringify(member);
+    else return undefined;
+    out += (out === '' ? '{' : ',') + JSON.stringify(key) + ':' + text;
+  }
+  return out === '' ? '{}' : out + '}';
 }
 
 /** Puts each text in place of its marker; markers appear in the order toJSON handed them out. */
