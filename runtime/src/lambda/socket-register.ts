@@ -2,8 +2,8 @@
  * `POST /register` of the Lambda Extensions API written on a bare TCP socket: the one request the
  * extension makes before Lambda may start the function's runtime, so it is made without loading
  * `node:http` (its client, agent and parser cost the cold start several milliseconds before the
- * first byte is sent). One HTTP/1.1 request with `Connection: close`; the answer is read to the end
- * of the connection, with `Content-Length` or chunked framing. Every other call goes through
+ * first byte is sent). One HTTP/1.1 request with `Connection: close`; the answer is read until the
+ * server closes the connection, then framed by `Content-Length` or chunks. Every other call goes through
  * `ExtensionsApiClient`.
  */
 import * as net from 'node:net';
@@ -54,18 +54,45 @@ export function registerOverSocket(runtimeApi: string, name: string, timeoutMs =
       clearTimeout(timer);
       reject(err);
     });
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-    socket.once('end', () => {
+    /** Settles with the answer read so far; before the end of the connection, only once it reads whole. */
+    const finish = (ended: boolean): void => {
+      let answer: RawAnswer;
+      try {
+        answer = parseAnswer(Buffer.concat(chunks));
+      } catch (err) {
+        if (!ended) return;
+        clearTimeout(timer);
+        socket.destroy();
+        return reject(err);
+      }
       clearTimeout(timer);
       socket.destroy();
       try {
-        resolve(registrationOf(parseAnswer(Buffer.concat(chunks))));
+        resolve(registrationOf(answer));
       } catch (err) {
         reject(err);
       }
+    };
+    socket.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      if (isComplete(Buffer.concat(chunks))) finish(false);
     });
-    socket.end(Buffer.concat([Buffer.from(head, 'latin1'), body]));
+    socket.once('end', () => finish(true));
+    // Written, not ended: a server may take a half-closed connection for a client that went away.
+    // `Connection: close` makes Lambda end it once it has answered.
+    socket.write(Buffer.concat([Buffer.from(head, 'latin1'), body]));
   });
+}
+
+/** True once `raw` holds a whole answer framed by `Content-Length` or chunks (one framed by the connection's end is whole at its end). */
+function isComplete(raw: Buffer): boolean {
+  const headEnd = raw.indexOf('\r\n\r\n');
+  if (headEnd < 0) return false;
+  const head = raw.toString('latin1', 0, headEnd);
+  // The last chunk, after the previous chunk's (or the headers') line end.
+  if (/\r\ntransfer-encoding:[^\r]*chunked/i.test(head)) return raw.indexOf('\r\n0\r\n\r\n', headEnd) >= 0;
+  const length = /\r\ncontent-length:\s*(\d+)/i.exec(head);
+  return length !== null && raw.length - (headEnd + 4) >= Number(length[1]);
 }
 
 function registrationOf(answer: RawAnswer): SocketRegistration {
