@@ -66,6 +66,9 @@ describe('GIVEN a layer whose embedded bundle takes a while to load', () => {
     expect(askedAt).toBeLessThan(loggedAt(emu, 'bundle activated'));
     const order = emu.events.filter((e) => e.source === 'opa' || e.source === 'runtime').map((e) => `${e.source}:${e.type}`);
     expect(order.indexOf('opa:register')).toBeLessThan(order.indexOf('runtime:spawn'));
+    // The fast start: registered before the rest of the extension was loaded (which then logs that it listens).
+    const messages = emu.jsonLines('opa').map((l) => l.msg);
+    expect(messages.indexOf('extension registered')).toBeLessThan(messages.indexOf('server listening'));
   }, 90_000);
 
   test('WHEN the function answers its first INVOKE slowly THEN the extension is back in /event/next before it: nothing it could defer holds the INVOKE up', async () => {
