@@ -1,14 +1,17 @@
 /**
- * Builds the extension runtime into `lib/runtime/opa-extension/index.js` (one file: the layer
- * contract's RUNTIME_FILE, every dependency inlined). Packages only some configurations need are
- * carried inside it as text and compiled on first use (`runtime/src/lazy/`): every kilobyte of code
- * Node must compile at start-up is added to every cold start.
+ * Builds the extension runtime into `lib/runtime/opa-extension/`: `index.js` (the layer contract's
+ * RUNTIME_FILE, `runtime/src/entry.ts`: listen, register, then load the rest) and `main.js`
+ * (RUNTIME_MAIN_FILE, `runtime/src/main.ts`: everything else), each with its dependencies inlined.
+ * Packages only some configurations need are carried inside `main.js` as text and compiled on
+ * first use (`runtime/src/lazy/`): every kilobyte of code Node must compile is added to every cold
+ * start, before `/register` in `index.js`, before the first `/event/next` in `main.js`.
  *
  *   ts-node -T runtime/bundle.ts      (the `bundle:runtime` task)
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as esbuild from 'esbuild';
+import { LAYER_LAYOUT } from '../src/layer-contract';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -54,11 +57,23 @@ export async function runtimeBuildOptions(version: string): Promise<esbuild.Buil
   return { ...COMMON, entryPoints: ['runtime/src/main.ts'], define, alias };
 }
 
+/** The options of the program's build (`index.js`): small, and without any of `main.js`'s code. */
+export function entryBuildOptions(): esbuild.BuildOptions {
+  return { ...COMMON, entryPoints: ['runtime/src/entry.ts'] };
+}
+
 async function main(): Promise<void> {
   const version = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
-  const outfile = path.join(ROOT, 'lib', 'runtime', 'opa-extension', 'index.js');
-  await esbuild.build({ ...(await runtimeBuildOptions(version)), outfile });
-  console.log(`${path.relative(ROOT, outfile)}: ${(fs.statSync(outfile).size / 1024).toFixed(1)} KB`);
+  const dir = path.join(ROOT, 'lib', 'runtime', LAYER_LAYOUT.RUNTIME_DIR);
+  const builds: Array<[string, esbuild.BuildOptions]> = [
+    [LAYER_LAYOUT.RUNTIME_FILE, entryBuildOptions()],
+    [LAYER_LAYOUT.RUNTIME_MAIN_FILE, await runtimeBuildOptions(version)],
+  ];
+  for (const [file, options] of builds) {
+    const outfile = path.join(dir, file);
+    await esbuild.build({ ...options, outfile });
+    console.log(`${path.relative(ROOT, outfile)}: ${(fs.statSync(outfile).size / 1024).toFixed(1)} KB`);
+  }
 }
 
 if (require.main === module) {

@@ -28,7 +28,10 @@ export const LAYER_LAYOUT = {
   LAUNCHER_NAME: 'opa',
   /** The runtime's folder; it holds the bundled runtime, its config and the embedded bundles. */
   RUNTIME_DIR: 'opa-extension',
+  /** The runtime's program, small: it listens, registers, then loads RUNTIME_MAIN_FILE beside it. */
   RUNTIME_FILE: 'index.js',
+  /** The rest of the runtime, loaded once the extension is registered. */
+  RUNTIME_MAIN_FILE: 'main.js',
   CONFIG_FILE: 'config.json',
   /** Bundles embedded at synth, `<name>.tar.gz`, in a folder beside the config file. */
   BUNDLES_DIR: 'bundles',

@@ -179,6 +179,8 @@ let collecting: string[] | undefined;
 
 /** JSON.stringify that writes each {@link RawJson} as its text; indented by two spaces with `pretty`, as OPA's `?pretty`. */
 export function stringifyJson(value: unknown, pretty = false): string {
+  const flat = flatObjectJson(value);
+  if (flat !== undefined) return pretty ? indentJson(flat) : flat;
   const texts: string[] = [];
   collecting = texts;
   let text: string;
@@ -189,6 +191,27 @@ export function stringifyJson(value: unknown, pretty = false): string {
   }
   if (texts.length > 0) text = substitute(text, texts);
   return pretty ? indentJson(text) : text;
+}
+
+/**
+ * A plain object whose members are all {@link RawJson} or strings, numbers, booleans and null (a
+ * decision's answer: `{"result": ...}`, with `decision_id`), written member by member, without the
+ * markers' round trip; undefined for anything else.
+ */
+function flatObjectJson(value: unknown): string | undefined {
+  if (value === null || typeof value !== 'object' || Object.getPrototypeOf(value) !== Object.prototype) return undefined;
+  let out = '';
+  for (const key in value) {
+    if (!Object.prototype.hasOwnProperty.call(value, key)) continue;
+    const member = (value as Record<string, unknown>)[key];
+    let text: string;
+    if (member instanceof RawJson) text = member.text;
+    else if (member === undefined) continue;
+    else if (member === null || typeof member === 'string' || typeof member === 'boolean' || typeof member === 'number') text = JSON.stringify(member);
+    else return undefined;
+    out += (out === '' ? '{' : ',') + JSON.stringify(key) + ':' + text;
+  }
+  return out === '' ? '{}' : out + '}';
 }
 
 /** Puts each text in place of its marker; markers appear in the order toJSON handed them out. */
@@ -202,6 +225,49 @@ function substitute(text: string, texts: readonly string[]): string {
     from = at + marker.length;
   }
   return out + text.slice(from);
+}
+
+/**
+ * JSON.parse, except that a number JavaScript would write back differently (`9007199254740993`,
+ * a 30-digit integer, `1e400`, `1.0`, `-0`, a long decimal) is kept as a {@link RawJson} of its
+ * text, so that {@link stringifyJson} writes it as written: what OPA's decision logs hold (Go's
+ * `json.Number`). `text` must be valid JSON. Without such numbers it is JSON.parse itself.
+ */
+export function parseExactJson(text: string): unknown {
+  const spans = inexactNumbers(text);
+  if (spans.length === 0) return JSON.parse(text);
+  // Each such number becomes a string only this process can write (the marker), turned back
+  // into a RawJson of the number's text as JSON.parse revives it.
+  let marked = '';
+  let from = 0;
+  for (const [start, end] of spans) {
+    marked += text.slice(from, start) + JSON.stringify(MARKER + text.slice(start, end));
+    from = end;
+  }
+  marked += text.slice(from);
+  return JSON.parse(marked, (_key, value: unknown) => (typeof value === 'string' && value.startsWith(MARKER) ? new RawJson(value.slice(MARKER.length)) : value));
+}
+
+/** `[start, end)` of every number in the JSON `text` that JSON.stringify would not write back as written. */
+function inexactNumbers(text: string): Array<[number, number]> {
+  const spans: Array<[number, number]> = [];
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) {
+      for (i++; text.charCodeAt(i) !== QUOTE; i++) if (text.charCodeAt(i) === BACKSLASH) i++;
+    } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+      const start = i;
+      while (i + 1 < text.length && isNumberChar(text.charCodeAt(i + 1))) i++;
+      const literal = text.slice(start, i + 1);
+      if (JSON.stringify(Number(literal)) !== literal) spans.push([start, i + 1]);
+    }
+  }
+  return spans;
+}
+
+/** Digits, sign, decimal point and exponent: what follows the first character of a JSON number. */
+function isNumberChar(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || c === 0x2e || c === 0x65 || c === 0x45 || c === 0x2b || c === 0x2d;
 }
 
 /**

@@ -66,6 +66,9 @@ describe('GIVEN a layer whose embedded bundle takes a while to load', () => {
     expect(askedAt).toBeLessThan(loggedAt(emu, 'bundle activated'));
     const order = emu.events.filter((e) => e.source === 'opa' || e.source === 'runtime').map((e) => `${e.source}:${e.type}`);
     expect(order.indexOf('opa:register')).toBeLessThan(order.indexOf('runtime:spawn'));
+    // The fast start: registered before the rest of the extension was loaded (which then logs that it listens).
+    const messages = emu.jsonLines('opa').map((l) => l.msg);
+    expect(messages.indexOf('extension registered')).toBeLessThan(messages.indexOf('server listening'));
   }, 90_000);
 
   test('WHEN the function answers its first INVOKE slowly THEN the extension is back in /event/next before it: nothing it could defer holds the INVOKE up', async () => {
@@ -103,6 +106,31 @@ describe('GIVEN a layer whose second embedded bundle cannot be activated beside 
       }
       const answered = emu.jsonLines('runtime').filter((l) => l.msg === 'decision at init').map((l) => l.answer as { status?: number });
       for (const answer of answered) expect(answer.status).not.toBe(200);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 90_000);
+});
+
+describe('GIVEN a layer whose configuration is YAML (read by the full runtime, so the extension listens and registers in the usual order)', () => {
+  test('WHEN the function asks a decision at module scope THEN it gets the right answer as well', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'opa-e2e-yaml-'));
+    fs.cpSync(layer.layerDir, dir, { recursive: true });
+    type Config = { plugins: { lambda_extension: { port: number } } };
+    const json = JSON.parse(fs.readFileSync(path.join(dir, 'opa-extension', 'config.json'), 'utf8')) as Config;
+    const yaml = path.join(dir, 'opa-extension', 'config.yaml');
+    fs.writeFileSync(yaml, `plugins:\n  lambda_extension:\n    port: ${json.plugins.lambda_extension.port}\n`);
+    try {
+      const environment = { ...layer.environment, OPA_CONFIG_FILE: yaml };
+      emulator = new LambdaEmulator({ layerDir: dir, handler: HANDLER, environment, initTimeout: 60_000 });
+
+      const init = await emulator.start();
+
+      expect(init).toMatchObject({ ok: true });
+      const res = await emulator.invoke({});
+      expect((res.result as { answer: unknown }).answer).toEqual({ status: 200, body: { result: true } });
+      const messages = emulator.jsonLines('opa').map((l) => l.msg);
+      expect(messages.indexOf('server listening')).toBeLessThan(messages.indexOf('extension registered'));
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

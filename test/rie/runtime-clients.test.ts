@@ -121,6 +121,11 @@ describe.each(CLIENTS)('GIVEN the layer under RIE with a %s handler run by %s', 
     const extensionLog = rie.jsonLines();
     expect(extensionLog.find((l) => l.msg === 'shutdown')).toMatchObject({ reason: 'SandboxTerminated' });
     expect(extensionLog.map((l) => l.msg)).toContain('plugins stopped');
+    // The fast start registered with RIE's own Extensions API over its bare socket, before the
+    // rest of the extension was loaded (a fallback would listen, then register).
+    const msgs = extensionLog.map((l) => l.msg);
+    expect(msgs.indexOf('extension registered')).toBeGreaterThanOrEqual(0);
+    expect(msgs.indexOf('extension registered')).toBeLessThan(msgs.indexOf('server listening'));
     expect(rie.lines().filter((l) => /did not exit after deadline|Killing it/.test(l))).toEqual([]);
 
     // Every decision reached the log service: the first INVOKE's round sent some, SHUTDOWN the rest.

@@ -1,4 +1,4 @@
-import { indentJson, MAX_JSON_DEPTH, RawJson, replaceLoneSurrogateEscapes, scanJson, stringifyJson } from '../../runtime/src/json-text';
+import { indentJson, MAX_JSON_DEPTH, parseExactJson, RawJson, replaceLoneSurrogateEscapes, scanJson, stringifyJson } from '../../runtime/src/json-text';
 
 const bytes = (text: string) => Buffer.from(text, 'utf8');
 const spans = (text: string) => {
@@ -69,5 +69,36 @@ describe('stringifyJson', () => {
   ])('GIVEN %j WHEN pretty THEN the text is what JSON.stringify(v, null, 2) writes, as OPA does', (value) => {
     expect(indentJson(JSON.stringify(value))).toBe(JSON.stringify(value, null, 2));
     expect(stringifyJson({ result: new RawJson(JSON.stringify(value)) }, true)).toBe(JSON.stringify({ result: value }, null, 2));
+  });
+});
+
+describe('parseExactJson', () => {
+  test.each([
+    '{"n":9007199254740993}',
+    '123456789012345678901234567890',
+    '[1e400,-1E+400,1.0,-0,0.1000000000000000000000000001,2.50,1e2]',
+    '{"a":{"b":[7,9007199254740993.0,"9007199254740993"]},"c":-0.0}',
+  ])('GIVEN %s WHEN parsed and stringified THEN every number is written as it was', (text) => {
+    expect(stringifyJson(parseExactJson(text))).toBe(text);
+  });
+
+  test('GIVEN numbers JavaScript writes back as they are WHEN parsed THEN they are plain numbers', () => {
+    expect(parseExactJson('{"a":[1,-2,3.5,1e+21,"1.0"],"b":true,"c":null}')).toEqual({ a: [1, -2, 3.5, 1e21, '1.0'], b: true, c: null });
+  });
+
+  test('GIVEN an inexact number WHEN parsed THEN it is a RawJson leaf holding its text, and its neighbours are values', () => {
+    const value = parseExactJson('{"big":9007199254740993,"s":"x\\"9007199254740993","n":2}') as Record<string, unknown>;
+
+    expect(value.big).toBeInstanceOf(RawJson);
+    expect((value.big as RawJson).text).toBe('9007199254740993');
+    expect(value.s).toBe('x"9007199254740993');
+    expect(value.n).toBe(2);
+  });
+
+  test('GIVEN a key __proto__ and an inexact number WHEN parsed THEN the key stays an own member', () => {
+    const value = parseExactJson('{"__proto__":{"n":1.0}}') as Record<string, unknown>;
+
+    expect(Object.keys(value)).toEqual(['__proto__']);
+    expect(stringifyJson(value)).toBe('{"__proto__":{"n":1.0}}');
   });
 });

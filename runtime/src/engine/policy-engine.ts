@@ -11,7 +11,7 @@
 // `loadPolicy`, while its default export is the whole module, `loadPolicySync` included.
 import opaWasm, { type LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import { BundleError, errorMessage } from '../errors';
-import { childOf, JsonChild, MAX_JSON_DEPTH, scanJson } from '../json-text';
+import { childOf, JsonChild, MAX_JSON_DEPTH, scanJson, stringifyJson } from '../json-text';
 import { Bundle } from './bundle';
 import { rootsContain, rootsOverlap, splitPath } from './bundle-roots';
 import { DocumentBuilder } from './documents';
@@ -90,10 +90,11 @@ export class PolicyEngine {
 
   /**
    * Evaluates the document at `path` (`app/rbac/allow` or its segments, already decoded).
-   * `input` undefined means no input. Throws EvaluationError when the policy fails.
+   * `input` undefined means no input; a RawJson in it is passed as its text. Throws
+   * EvaluationError when the policy fails.
    */
   public evaluate(path: readonly string[] | string, input?: unknown): Decision {
-    const { resultJson } = this.evaluateJson(path, input === undefined ? undefined : encoder.encode(JSON.stringify(input)));
+    const { resultJson } = this.evaluateJson(path, input === undefined ? undefined : encoder.encode(stringifyJson(input)));
     return resultJson === undefined ? {} : { result: JSON.parse(resultJson) };
   }
 

@@ -8,19 +8,11 @@
  * request has `REQUEST_TIMEOUT_MS`.
  */
 import * as http from 'node:http';
-import { ConfigError, ExtensionError, ExtensionErrorReason } from '../errors';
+import { ExtensionError, ExtensionErrorReason } from '../errors';
+import { DEFAULT_EVENTS, EXTENSIONS_API_BASE_PATH, parseRuntimeApi, registerHeaders, REQUEST_TIMEOUT_MS } from './extensions-api';
 import type { ErrorResponse, NextEvent, RegisterResponse, StatusResponse } from './types';
 
-/** Path prefix of every Extensions API route, version 2020-01-01. */
-export const EXTENSIONS_API_BASE_PATH = '/2020-01-01/extension';
-
-/**
- * Limit for every request but the long poll. The API is local to the execution environment and
- * answers in milliseconds; 10 s is also Lambda's whole init phase, so waiting longer is pointless.
- */
-export const REQUEST_TIMEOUT_MS = 10_000;
-
-export const DEFAULT_EVENTS: readonly string[] = ['INVOKE', 'SHUTDOWN'];
+export { DEFAULT_EVENTS, EXTENSIONS_API_BASE_PATH, REQUEST_TIMEOUT_MS } from './extensions-api';
 
 /** A call to the Extensions API failed: no answer, a non-2xx status, or a body we cannot read. */
 export class ExtensionsApiError extends ExtensionError {
@@ -40,6 +32,8 @@ export class ExtensionsApiError extends ExtensionError {
 export interface ExtensionsApiClientOptions {
   /** @default REQUEST_TIMEOUT_MS */
   readonly requestTimeoutMs?: number;
+  /** The identifier of a registration made already (by the extension's fast start). @default - none until `register` */
+  readonly identifier?: string;
 }
 
 interface Call {
@@ -70,11 +64,9 @@ export class ExtensionsApiClient {
 
   /** @param runtimeApi the value of `AWS_LAMBDA_RUNTIME_API`, `host:port`. */
   public constructor(runtimeApi: string, options: ExtensionsApiClientOptions = {}) {
-    const match = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(runtimeApi);
-    if (!match) throw new ConfigError(`AWS_LAMBDA_RUNTIME_API must be host:port, got ${JSON.stringify(runtimeApi)}`);
-    this.host = match[1].replace(/^\[(.*)\]$/, '$1');
-    this.port = Number(match[2]);
+    ({ host: this.host, port: this.port } = parseRuntimeApi(runtimeApi));
     this.requestTimeoutMs = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+    this.identifier = options.identifier;
   }
 
   /** The identifier Lambda gave at registration, sent with every later call. */
@@ -90,8 +82,7 @@ export class ExtensionsApiClient {
     const answer = await this.call({
       method: 'POST',
       route: '/register',
-      // accountId is only returned to extensions that accept the feature.
-      headers: { 'Lambda-Extension-Name': name, 'Lambda-Extension-Accept-Feature': 'accountId' },
+      headers: registerHeaders(name),
       body: { events },
       timeoutMs: this.requestTimeoutMs,
       reason: 'RegistrationFailed',

@@ -8,7 +8,7 @@
 import { asExtensionError, ExtensionError } from '../errors';
 import type { Logger } from '../logger';
 import type { ExtensionsApiClient } from './extensions-api-client';
-import type { InvokeEvent, ShutdownEvent } from './types';
+import type { InvokeEvent, RegisterResponse, ShutdownEvent } from './types';
 
 export interface LifecycleHooks {
   /**
@@ -33,11 +33,18 @@ export interface LifecycleOptions {
   readonly name: string;
   readonly hooks: LifecycleHooks;
   readonly logger: Logger;
+  /**
+   * Lambda's answer to a `/register` made (and logged) already: the extension's fast start
+   * registers before it loads the rest, and the client then carries its identifier. The lifecycle
+   * does not register again.
+   * @default - the lifecycle registers after `beforeRegister`
+   */
+  readonly registered?: RegisterResponse;
 }
 
 /** Runs the lifecycle to its end and returns the process exit code. */
 export async function runLifecycle(options: LifecycleOptions): Promise<number> {
-  const { client, name, hooks, logger } = options;
+  const { client, name, hooks, logger, registered: registeredEarly } = options;
 
   // A failure before /register is kept, not thrown: /init/error needs the identifier that only
   // /register gives, and without the report Lambda would show a bare "exited" instead of the reason.
@@ -50,8 +57,7 @@ export async function runLifecycle(options: LifecycleOptions): Promise<number> {
   }
 
   try {
-    const registered = await client.register(name);
-    logger.info('extension registered', { name, functionName: registered.functionName, functionVersion: registered.functionVersion });
+    if (!registeredEarly) logRegistered(logger, name, await client.register(name));
   } catch (err) {
     // Nothing can be posted without an identifier; the non-zero exit is all Lambda will see.
     if (initFailure !== undefined) logInitFailure(logger, asExtensionError(initFailure));
@@ -106,6 +112,11 @@ export async function runLifecycle(options: LifecycleOptions): Promise<number> {
     }
     return 0;
   }
+}
+
+/** The log line of a registration, written by whoever registered, when it did. */
+export function logRegistered(logger: Logger, name: string, registered: RegisterResponse): void {
+  logger.info('extension registered', { name, functionName: registered.functionName, functionVersion: registered.functionVersion });
 }
 
 function logInitFailure(logger: Logger, error: ExtensionError): void {

@@ -65,7 +65,7 @@ function parseInputs(body: Buffer): Record<string, DecisionInput> {
   const items = scanJson(body, span.start, span.end).children;
   const out: Record<string, DecisionInput> = {};
   for (const [id, value] of Object.entries(inputs as Record<string, unknown>)) {
-    out[id] = value === null ? {} : { value, json: inputJson(body, scan, lastChild(items, id)!) };
+    out[id] = value === null ? {} : { json: inputJson(body, scan, lastChild(items, id)!) };
   }
   return out;
 }

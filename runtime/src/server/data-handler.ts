@@ -74,16 +74,16 @@ function parsePostInput(body: Buffer): DecisionInput {
   }
   const value = (parsed as Record<string, unknown>).input;
   if (value === undefined || value === null) return {};
-  return { value, json: inputJson(body, scan, lastChild(scan.children, 'input')!) };
+  return { json: inputJson(body, scan, lastChild(scan.children, 'input')!) };
 }
 
 /** `GET ?input=<JSON>`: the parameter is the input. */
 function parseGetInput(raw: string): DecisionInput {
   const prefix = 'parameter contains malformed input document';
-  const value = parseJson(raw, prefix);
+  parseJson(raw, prefix); // the check: OPA's 400 for malformed JSON
   const bytes = Buffer.from(raw, 'utf8');
   const scan = scanRequestJson(bytes, prefix);
-  return { value, json: inputJson(bytes, scan, { start: 0, end: bytes.length }) };
+  return { json: inputJson(bytes, scan, { start: 0, end: bytes.length }) };
 }
 
 function parseError(reason: string): ApiError {

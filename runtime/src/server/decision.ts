@@ -10,7 +10,7 @@ import type { DecisionListener } from '../contracts/decision-record';
 import { EvaluationError } from '../engine/errors';
 import type { PolicyEngine } from '../engine/policy-engine';
 import { errorMessage } from '../errors';
-import { engineBytes, isSpace, JsonScan, RawJson, scanJson } from '../json-text';
+import { engineBytes, isSpace, JsonScan, parseExactJson, RawJson, scanJson } from '../json-text';
 
 /** What every decision route needs besides the request. */
 export interface DecisionContext {
@@ -32,10 +32,8 @@ export interface DecisionOutcome {
   readonly evalNs: number;
 }
 
-/** A request's input: its JSON text for the engine, and its value for the decision log. */
+/** A request's input: its JSON text, for the engine and the decision log. */
 export interface DecisionInput {
-  /** The input's value (decision logs); absent with no input. */
-  readonly value?: unknown;
   /** The input's JSON, as the client wrote it (see {@link inputJson}); absent with no input. */
   readonly json?: Uint8Array;
 }
@@ -65,8 +63,9 @@ export function makeDecision(
   ctx.listener.onDecision({
     decisionId,
     path,
-    input: input.value,
-    result: resultJson === undefined ? undefined : JSON.parse(resultJson),
+    // Read from the text, numbers as written, as OPA logs them.
+    input: input.json && parseExactJson(Buffer.from(input.json.buffer, input.json.byteOffset, input.json.byteLength).toString('utf8')),
+    result: resultJson === undefined ? undefined : parseExactJson(resultJson),
     error: error && { code: error.code, message: error.message },
     requestedBy: socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : '',
     timestamp: new Date(),

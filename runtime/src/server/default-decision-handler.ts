@@ -28,9 +28,11 @@ async function bareDecision(ctx: DecisionContext, request: ApiRequest, segments:
   const text = body.toString('utf8');
   // The whole body is the input; an empty body is a null input, as OPA decodes it.
   const prefix = 'unexpected parse error for input: body contains malformed input document';
-  const input: DecisionInput = text.trim() === ''
-    ? { value: null, json: NULL_JSON }
-    : { value: parseJson(text, prefix), json: inputJson(body, scanRequestJson(body, prefix), { start: 0, end: body.length }) };
+  let input: DecisionInput = { json: NULL_JSON };
+  if (text.trim() !== '') {
+    parseJson(text, prefix); // the check: OPA's 400 for malformed JSON
+    input = { json: inputJson(body, scanRequestJson(body, prefix), { start: 0, end: body.length }) };
+  }
   const path = segments.join('/');
   const outcome = makeDecision(ctx, request, path, segments, input, startedAt);
   if (outcome.error) throw outcome.error;

@@ -12,6 +12,7 @@ import { batchPostHandler } from './batch-handler';
 import { dataGetHandler, dataPostHandler } from './data-handler';
 import type { DecisionContext } from './decision';
 import { dataV0PostHandler, defaultDecisionHandler } from './default-decision-handler';
+import { EarlyListener, LOOPBACK } from './early-listener';
 import { ApiError } from './errors';
 import { healthHandler } from './health-handler';
 import { boolParam } from './query-flags';
@@ -73,6 +74,11 @@ export interface PolicyServerOptions {
   readonly ready?: Promise<void>;
   /** @default INIT_WAIT_MS */
   readonly readyTimeoutMs?: number;
+  /**
+   * A socket already listening on `host:port` (the extension's fast start): `listen` takes it
+   * over, with the connections it holds. @default - `listen` binds `host:port` itself
+   */
+  readonly listener?: EarlyListener;
 }
 
 /** Lambda's limit on the Init phase: no request can usefully wait longer for init's policies. */
@@ -88,7 +94,7 @@ export class PolicyServer {
   private pending?: Promise<void>;
 
   public constructor(private readonly options: PolicyServerOptions) {
-    this.host = options.host ?? '127.0.0.1';
+    this.host = options.host ?? LOOPBACK;
     this.limits = {
       maxBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
       maxDecompressedBytes: options.maxDecompressedBodyBytes ?? DEFAULT_MAX_DECOMPRESSED_BODY_BYTES,
@@ -139,17 +145,21 @@ export class PolicyServer {
     this.server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1_000;
   }
 
-  /** Starts listening; resolves with the address actually bound (the real port when 0 was asked). */
-  public listen(): Promise<{ host: string; port: number }> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error) => reject(err);
-      this.server.once('error', onError);
-      this.server.listen(this.options.port, this.host, () => {
-        this.server.off('error', onError);
-        const address = this.server.address() as AddressInfo;
-        resolve({ host: address.address, port: address.port });
+  /** Starts listening, or takes over `listener`; resolves with the address bound (the real port when 0 was asked). */
+  public async listen(): Promise<{ host: string; port: number }> {
+    if (this.options.listener) {
+      await this.options.listener.handOver(this.server);
+    } else {
+      await new Promise<void>((resolve, reject) => {
+        this.server.once('error', reject);
+        this.server.listen(this.options.port, this.host, () => {
+          this.server.off('error', reject);
+          resolve();
+        });
       });
-    });
+    }
+    const address = this.server.address() as AddressInfo;
+    return { host: address.address, port: address.port };
   }
 
   /** Stops accepting, closes idle keep-alive sockets and waits for requests in flight. */

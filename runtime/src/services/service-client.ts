@@ -1,5 +1,4 @@
 import * as http from 'node:http';
-import * as https from 'node:https';
 import type { RequestAuthorizer } from './credentials/credentials-strategy';
 import { findCredentialsStrategy } from './credentials/registry';
 import { ServiceConfig } from './service-config';
@@ -135,7 +134,7 @@ export class ServiceClient {
   private send(url: URL, req: ServiceRequest, headers: Record<string, string>): Promise<ServiceResponse> {
     const name = this.config.name;
     const timeoutMs = this.config.responseHeaderTimeoutMs;
-    const transport = url.protocol === 'https:' ? https : http;
+    const transport = url.protocol === 'https:' ? loadHttps() : http;
     return new Promise<ServiceResponse>((resolve, reject) => {
       let settled = false;
       let headerTimer: NodeJS.Timeout | undefined;
@@ -256,4 +255,13 @@ export function createServiceClients(
   const clients = new Map<string, ServiceClient>();
   for (const [name, config] of services) clients.set(name, new ServiceClient(config, credentials, awsEndpoint));
   return clients;
+}
+
+/**
+ * `node:https` (with `node:tls`) on first use: it costs milliseconds to load, and a layer whose
+ * bundles are embedded never makes a request.
+ */
+function loadHttps(): typeof import('node:https') {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('node:https') as typeof import('node:https');
 }

@@ -6,6 +6,7 @@ import * as http from 'node:http';
 import { readBundle } from '../../../runtime/src/engine/bundle-reader';
 import { PolicyEngine } from '../../../runtime/src/engine/policy-engine';
 import { SILENT_LOGGER } from '../../../runtime/src/logger';
+import { EarlyListener, LOOPBACK } from '../../../runtime/src/server/early-listener';
 import { PolicyServer } from '../../../runtime/src/server/server';
 import { buildAuthz } from '../../support/authz-bundles';
 import { RawReply, send } from '../../support/http-client';
@@ -80,5 +81,48 @@ describe('GIVEN a server whose policies are not active yet', () => {
     const reply: RawReply = await send(base, ALICE, new http.Agent());
 
     expect(reply).toMatchObject({ status: 500, body: { code: 'internal_error', message: 'the policies of init were not active within 100 ms' } });
+  });
+});
+
+describe('GIVEN a socket listening before the rest of the extension is loaded (the fast start)', () => {
+  let listener: EarlyListener | undefined;
+
+  afterEach(async () => {
+    await listener?.close();
+    listener = undefined;
+  });
+
+  test('WHEN decisions and a health check come in before the server exists THEN they are held, and answered by it once it takes over', async () => {
+    listener = new EarlyListener();
+    const port = await listener.listen(0, LOOPBACK);
+    const base = `http://127.0.0.1:${port}`;
+
+    const asked = [send(base, ALICE, new http.Agent()), send(base, { method: 'GET', path: '/health' }, new http.Agent()), send(base, { ...ALICE, body: '{"input": {"user": "bob"}}' }, new http.Agent())];
+    expect(await settledSoon(Promise.race(asked))).toBe(false);
+    const engine = new PolicyEngine();
+    let activated!: () => void;
+    server = new PolicyServer({ engine, port, logger: SILENT_LOGGER, listener, ready: new Promise((resolve) => { activated = resolve; }) });
+    expect(await server.listen()).toEqual({ host: '127.0.0.1', port });
+    engine.activate(await readBundle('authz', archive));
+    activated();
+    listener = undefined;
+
+    const [alice, health, bob] = await Promise.all(asked);
+    expect(alice).toMatchObject({ status: 200, body: { result: true } });
+    expect(health).toMatchObject({ status: 200, body: {} });
+    expect(bob).toMatchObject({ status: 200, body: { result: false } });
+  });
+
+  test('WHEN the fast start gives up THEN close frees the port, held connections included', async () => {
+    listener = new EarlyListener();
+    const port = await listener.listen(0, LOOPBACK);
+    const held = send(`http://127.0.0.1:${port}`, ALICE, new http.Agent());
+
+    await listener.close();
+    listener = undefined;
+
+    await expect(held).rejects.toThrow();
+    server = new PolicyServer({ engine: new PolicyEngine(), port, logger: SILENT_LOGGER });
+    expect(await server.listen()).toEqual({ host: '127.0.0.1', port });
   });
 });

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+// `fs.promises`, not `node:fs/promises`: the getter loads the promise API on first use, not at start-up.
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 /**
@@ -22,13 +23,13 @@ export class BundlePersistence {
   /** Writes through a temporary file and a rename, so a crash never leaves half an archive. */
   public async save(name: string, archive: Buffer): Promise<void> {
     const file = this.fileOf(name);
-    await mkdir(path.dirname(file), { recursive: true });
+    await fs.promises.mkdir(path.dirname(file), { recursive: true });
     const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
     try {
-      await writeFile(tmp, archive);
-      await rename(tmp, file);
+      await fs.promises.writeFile(tmp, archive);
+      await fs.promises.rename(tmp, file);
     } catch (err) {
-      await rm(tmp, { force: true });
+      await fs.promises.rm(tmp, { force: true });
       throw err;
     }
   }
@@ -36,7 +37,7 @@ export class BundlePersistence {
   /** The persisted archive, or undefined when there is none. */
   public async load(name: string): Promise<Buffer | undefined> {
     try {
-      return await readFile(this.fileOf(name));
+      return await fs.promises.readFile(this.fileOf(name));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;

@@ -4,6 +4,7 @@
  * Fields are declared in OPA's order and left out when OPA leaves them out (`omitempty`).
  */
 import type { DecisionRecord } from '../../contracts/decision-record';
+import { stringifyJson } from '../../json-text';
 
 export interface DecisionLogEvent {
   labels: Record<string, string>;
@@ -75,7 +76,7 @@ export function formatTimestamp(date: Date): string {
  * `level`, `msg`, `time` (RFC 3339 to the second, as OPA's logger) and `type`.
  */
 export function consoleLine(event: DecisionLogEvent, now: Date): string {
-  return JSON.stringify({ ...inOpaOrder(event), level: 'info', msg: DECISION_LOG_MSG, time: logTime(now), type: DECISION_LOG_TYPE }) + '\n';
+  return stringifyJson({ ...inOpaOrder(event), level: 'info', msg: DECISION_LOG_MSG, time: logTime(now), type: DECISION_LOG_TYPE }) + '\n';
 }
 
 /** The `time` of OPA's console log lines: RFC 3339 in UTC, whole seconds. */

@@ -25,6 +25,7 @@ import type { DecisionListener, DecisionRecord } from '../../contracts/decision-
 import { PluginState } from '../../contracts/plugin';
 import type { Plugin, PluginStatus } from '../../contracts/plugin';
 import { errorMessage } from '../../errors';
+import { parseExactJson, stringifyJson } from '../../json-text';
 import type { Logger } from '../../logger';
 import type { ServiceClient } from '../../services/service-client';
 import { ServiceHttpError } from '../../services/service-client';
@@ -254,12 +255,12 @@ export class DecisionLogsPlugin implements Plugin, DecisionListener {
 }
 
 function toBuffered(event: DecisionLogEvent): BufferedEvent {
-  const json = JSON.stringify(event);
+  const json = stringifyJson(event);
   return { decisionId: event.decision_id, json, bytes: Buffer.byteLength(json) };
 }
 
 function consoleLineOf(event: BufferedEvent, now: Date): string {
-  return consoleLine(JSON.parse(event.json) as DecisionLogEvent, now);
+  return consoleLine(parseExactJson(event.json) as DecisionLogEvent, now);
 }
 
 function errorStatus(err: unknown, signal: AbortSignal): DecisionLogsStatus {

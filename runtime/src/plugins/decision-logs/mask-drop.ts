@@ -5,6 +5,7 @@
  * when the active bundle has the entrypoint, with the event as input; drop comes first.
  */
 import type { DecisionLogEvent } from './decision-log-event';
+import { RawJson } from '../../json-text';
 
 /** What mask/drop need from the engine; `PolicyEngine` provides it. */
 export interface PolicyEvaluator {
@@ -55,8 +56,8 @@ export class MaskDrop {
     if (result === undefined) return;
     const rules = parseMaskRules(result);
     if (rules.length === 0) return;
-    if (event.input !== undefined) event.input = structuredClone(event.input);
-    if (event.result !== undefined) event.result = structuredClone(event.result);
+    if (event.input !== undefined) event.input = clone(event.input);
+    if (event.result !== undefined) event.result = clone(event.result);
     for (const rule of rules) applyRule(event, rule);
   }
 }
@@ -159,6 +160,15 @@ function index(key: string, length: number): number | undefined {
   return i < length ? i : undefined;
 }
 
+/** A number kept as written ({@link RawJson}) is a leaf, as a number is in OPA's event. */
 function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
+  return value !== null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof RawJson);
+}
+
+/** A deep copy of a JSON value that keeps numbers as written (structuredClone would make them plain objects). */
+function clone(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(clone);
+  if (!isObject(value)) return value;
+  // fromEntries defines keys as own properties, `__proto__` included.
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, clone(v)]));
 }

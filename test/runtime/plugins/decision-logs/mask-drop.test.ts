@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { opaDecisionLogs } from './opa-oracle';
 import { readBundle } from '../../../../runtime/src/engine/bundle-reader';
 import { PolicyEngine } from '../../../../runtime/src/engine/policy-engine';
+import { parseExactJson, stringifyJson } from '../../../../runtime/src/json-text';
 import { SILENT_LOGGER } from '../../../../runtime/src/logger';
 import { parseDecisionLogsConfig } from '../../../../runtime/src/plugins/decision-logs/config';
 import { DecisionLogsPlugin, METRIC } from '../../../../runtime/src/plugins/decision-logs/decision-logs-plugin';
@@ -124,6 +125,16 @@ describe('GIVEN a bundle with system/log/mask and system/log/drop compiled by th
     expect(input).toEqual({ case: 'erase', user: { name: 'bob' }, password: 'hunter2' });
     expect(result).toEqual({ secret: 'x' });
     expect(event.input).toEqual({ case: 'erase', user: { name: '**REDACTED**' } });
+  });
+
+  test('WHEN an event with numbers kept as written is masked THEN they stay as written and the mask applies', () => {
+    const input = parseExactJson('{"case":"erase","user":{"name":"bob","id":9007199254740993},"password":"p","score":1.0}');
+    const event = { labels: {}, decision_id: 'd', path: 'app/allow', input, timestamp: 't' };
+
+    new MaskDrop(engine, 'system/log/mask', 'system/log/drop').mask(event);
+
+    expect(stringifyJson(event.input)).toBe('{"case":"erase","user":{"name":"**REDACTED**","id":9007199254740993},"score":1.0}');
+    expect(stringifyJson(input)).toBe('{"case":"erase","user":{"name":"bob","id":9007199254740993},"password":"p","score":1.0}');
   });
 
   test('WHEN events are dropped THEN the drops are counted', () => {
