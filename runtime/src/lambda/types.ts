@@ -26,7 +26,8 @@ export interface InvokeEvent {
   readonly deadlineMs: number;
   readonly requestId: string;
   readonly invokedFunctionArn: string;
-  readonly tracing: Tracing;
+  /** Absent when the invocation carries no trace header (as AWS's RIE sends it). */
+  readonly tracing?: Tracing;
 }
 
 export interface ShutdownEvent {
