@@ -6,12 +6,12 @@
  * fail, 500 when all fail. Every item is a decision of its own (its own `decision_id`, its own
  * decision-log event); `batch_decision_id` ties them together.
  */
-import { randomUUID } from 'node:crypto';
 import { DecisionContext, DecisionInput, inputJson, makeDecision, parseJson, pathSegments, provenance, scanRequestJson } from './decision';
 import { ApiError } from './errors';
 import { dataFlags } from './query-flags';
 import { ApiResponse, Handler } from './routes';
 import { lastChild, scanJson } from '../json-text';
+import { nodeCrypto } from '../node-crypto';
 
 export function batchPostHandler(ctx: DecisionContext): Handler {
   return async (request): Promise<ApiResponse> => {
@@ -43,7 +43,7 @@ export function batchPostHandler(ctx: DecisionContext): Handler {
     // http_status_code is only sent when the items differ (207), as Enterprise OPA does.
     if (!mixed) for (const item of Object.values(responses)) delete item.http_status_code;
     const body: Record<string, unknown> = {};
-    if (ctx.listener) body.batch_decision_id = randomUUID();
+    if (ctx.listener) body.batch_decision_id = nodeCrypto().randomUUID();
     if (flags.metrics) body.metrics = { timer_server_handler_ns: Number(process.hrtime.bigint() - startedAt) };
     body.responses = responses;
     return { status: failed === 0 ? 200 : mixed ? 207 : 500, body };

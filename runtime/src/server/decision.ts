@@ -3,7 +3,6 @@
  * record to the decision listener (when decision logging is on). The routes differ only in how
  * they read the input and shape the answer, so this is the one place a decision is made.
  */
-import { randomUUID } from 'node:crypto';
 import { ApiError } from './errors';
 import type { ApiRequest } from './routes';
 import type { DecisionListener } from '../contracts/decision-record';
@@ -11,6 +10,7 @@ import { EvaluationError } from '../engine/errors';
 import type { PolicyEngine } from '../engine/policy-engine';
 import { errorMessage } from '../errors';
 import { engineBytes, isSpace, JsonScan, parseExactJson, RawJson, scanJson } from '../json-text';
+import { nodeCrypto } from '../node-crypto';
 
 /** What every decision route needs besides the request. */
 export interface DecisionContext {
@@ -58,7 +58,7 @@ export function makeDecision(
   const evalNs = Number(now - evalStart);
   const result = resultJson === undefined ? undefined : new RawJson(resultJson);
   if (!ctx.listener) return { result, error, evalNs };
-  const decisionId = randomUUID();
+  const decisionId = nodeCrypto().randomUUID();
   const socket = request.raw.socket;
   ctx.listener.onDecision({
     decisionId,

@@ -187,36 +187,36 @@ export class PolicyServer {
     }
     if (res.headersSent || res.destroyed) return;
     if (headers.Connection === 'close') res.shouldKeepAlive = false;
-    let payload: Buffer;
+    let payload: Buffer | string;
     try {
       payload = this.encode(req, response.body, headers);
     } catch (err) {
       // A result JSON cannot express (too deeply nested for the stack) is a failed request, not a crash.
       this.options.logger.error('response not encodable', { method: req.method, path: pathOf(req), error: err });
       response = { status: 500, body: { code: 'internal_error', message: `cannot encode the response: ${errorMessage(err)}` } };
-      payload = Buffer.from(JSON.stringify(response.body) + '\n');
+      payload = JSON.stringify(response.body) + '\n';
     }
     res.writeHead(response.status, {
       ...headers,
       'Content-Type': 'application/json',
-      'Content-Length': payload.length,
+      'Content-Length': typeof payload === 'string' ? Buffer.byteLength(payload, 'utf8') : payload.length,
     });
-    res.end(payload);
+    // A string body goes out in one write with the head; a Buffer would take a second chunk (writev).
+    res.end(payload, 'utf8');
   }
 
   /**
    * JSON, indented with `?pretty` (OPA indents with two spaces), gzipped when the client accepts
    * gzip and the body is long enough to be worth it (OPA's `server.encoding.gzip.min_length`).
    */
-  private encode(req: http.IncomingMessage, body: unknown, headers: Record<string, string>): Buffer {
+  private encode(req: http.IncomingMessage, body: unknown, headers: Record<string, string>): Buffer | string {
     const query = req.url?.includes('?') ? new URLSearchParams(req.url.slice(req.url.indexOf('?') + 1)) : undefined;
     const pretty = query !== undefined && boolParam(query, 'pretty');
     const text = stringifyJson(body, pretty) + '\n';
-    const plain = Buffer.from(text, 'utf8');
     headers.Vary = 'Accept-Encoding';
-    if (plain.length < this.gzipMinLength || !acceptsGzip(req.headers['accept-encoding'])) return plain;
+    if (!acceptsGzip(req.headers['accept-encoding']) || Buffer.byteLength(text, 'utf8') < this.gzipMinLength) return text;
     headers['Content-Encoding'] = 'gzip';
-    return zlib.gzipSync(plain);
+    return zlib.gzipSync(text);
   }
 
   /** Waits for `ready`, at most `readyTimeoutMs`; an ApiError when it fails or takes longer. */

@@ -81,6 +81,15 @@ describe('GIVEN the extension server with one bundle', () => {
     { name: 'POST input false', method: 'POST', path: '/v1/data/app/multi/echo', body: '{"input": false}', status: 200, expected: { result: false } },
     { name: 'POST /v1/data itself', method: 'POST', path: '/v1/data', body: '{"input": {}}', status: 200, expected: {} },
     { name: 'POST percent-encoded segments', method: 'POST', path: '/v1/data/app/%6Dulti/greeting', body: '{"input": {"name": "a/b"}}', status: 200, expected: { result: 'hello a/b' } },
+    {
+      name: 'POST a result beyond ASCII: Content-Length counts its UTF-8 bytes',
+      method: 'POST',
+      path: '/v1/data/app/multi/greeting',
+      body: JSON.stringify({ input: { name: 'Zoë 👋 東京' } }),
+      status: 200,
+      expected: { result: 'hello Zoë 👋 東京' },
+      check: (r) => expect(Number(r.headers['content-length'])).toBe(r.wireBytes),
+    },
     { name: 'POST an encoded slash, which stays in its segment', method: 'POST', path: '/v1/data/app%2Fmulti/greeting', body: '{"input": {}}', status: 200, expected: {} },
     {
       name: 'POST a malformed percent-encoding',

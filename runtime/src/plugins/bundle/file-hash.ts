@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { nodeCrypto } from '../../node-crypto';
 
 /**
  * Digests of bundle files exactly as OPA computes them for `.signatures.json`
@@ -35,7 +35,7 @@ export function isStructuredFile(file: string): boolean {
 export function hashBundleFile(file: string, data: Buffer, algorithm: string): string {
   const nodeAlgorithm = ALGORITHMS[algorithm];
   if (!nodeAlgorithm) throw new Error(`unsupported hashing algorithm: ${algorithm}`);
-  const hash = createHash(nodeAlgorithm);
+  const hash = nodeCrypto().createHash(nodeAlgorithm);
   if (!isStructuredFile(file)) {
     hash.update(data);
   } else if (path.posix.basename(file) === 'data.yaml') {

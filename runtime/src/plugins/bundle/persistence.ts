@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
 // `fs.promises`, not `node:fs/promises`: the getter loads the promise API on first use, not at start-up.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { nodeCrypto } from '../../node-crypto';
 
 /**
  * Activated bundles kept on disk, in OPA's layout: `<persistence_directory>/bundles/<name>/bundle.tar.gz`,
@@ -24,7 +24,7 @@ export class BundlePersistence {
   public async save(name: string, archive: Buffer): Promise<void> {
     const file = this.fileOf(name);
     await fs.promises.mkdir(path.dirname(file), { recursive: true });
-    const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+    const tmp = `${file}.${nodeCrypto().randomBytes(6).toString('hex')}.tmp`;
     try {
       await fs.promises.writeFile(tmp, archive);
       await fs.promises.rename(tmp, file);

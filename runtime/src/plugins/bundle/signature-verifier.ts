@@ -1,10 +1,11 @@
-import { createPublicKey, KeyObject, X509Certificate } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { compactVerify, decodeProtectedHeader } from 'jose';
 import type { BundleSigning } from './config';
 import { hashBundleFile } from './file-hash';
 import type { KeyConfig } from './keys';
 import type { BundleFile } from '../../engine/bundle-archive';
 import { BundleError, errorMessage } from '../../errors';
+import { nodeCrypto } from '../../node-crypto';
 import { Pacer } from '../../pacer';
 
 /** The bundle's signature file, at its root (https://www.openpolicyagent.org/docs/management-bundles#signature-format). */
@@ -137,8 +138,8 @@ function importKey(key: KeyConfig): KeyObject | Uint8Array {
   const material = key.key!;
   if (key.algorithm.startsWith('HS')) return new TextEncoder().encode(material);
   try {
-    if (material.includes('-----BEGIN CERTIFICATE-----')) return new X509Certificate(material).publicKey;
-    return createPublicKey(material);
+    if (material.includes('-----BEGIN CERTIFICATE-----')) return new (nodeCrypto().X509Certificate)(material).publicKey;
+    return nodeCrypto().createPublicKey(material);
   } catch (err) {
     throw new Error(`keys.${key.name}.key is not a PEM public key, private key or certificate: ${errorMessage(err)}`, { cause: err });
   }

@@ -1,5 +1,3 @@
-import { Hash } from '@smithy/hash-node';
-import { SignatureV4 } from '@smithy/signature-v4';
 import type { CredentialsStrategy, ServiceCredentials } from './credentials-strategy';
 import { ConfigError } from '../../errors';
 
@@ -33,11 +31,15 @@ export const S3_SIGNING_STRATEGY: CredentialsStrategy<S3SigningCredentials> = {
     // Read once now so that missing credentials fail init as a configuration error instead of
     // failing every download later.
     awsCredentials();
+    // The signer and its hash (with node:crypto) load here, in a layer that signs, not at every start.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { SignatureV4 } = require('@smithy/signature-v4') as typeof import('@smithy/signature-v4');
     const signer = new SignatureV4({
       service,
       region: () => Promise.resolve(awsCredentials().region),
       credentials: () => Promise.resolve(awsCredentials()),
-      sha256: Hash.bind(null, 'sha256'),
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      sha256: (require('@smithy/hash-node') as typeof import('@smithy/hash-node')).Hash.bind(null, 'sha256'),
       // The URL's path is already percent-encoded once. S3 signs it as sent; other AWS services
       // expect it encoded a second time (SigV4 "canonical URI").
       uriEscapePath: service !== 's3',
