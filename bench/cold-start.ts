@@ -2,8 +2,8 @@
  * Cold start: the emulator's spawn of `extensions/opa` (an embedded bundle) to its /register, to
  * its first /event/next and to the first decision it answers (asked from the bench process every
  * millisecond from the spawn on), against `node -e 0`, and `opa run --server` (same policy and
- * data) until /health answers 200. Median of SCALE.coldStarts each; NODE_EXTRA_CA_CERTS unset in
- * every timed start.
+ * data) until /health answers 200, the three taking turns. Median of SCALE.coldStarts each;
+ * NODE_EXTRA_CA_CERTS unset in every timed start.
  */
 import { spawn } from 'node:child_process';
 import { SCALE } from './lib/config';
@@ -11,6 +11,7 @@ import { BenchBundles, startExtension, synthesize } from './lib/fixtures';
 import { cleanEnv, startOpaServer } from './lib/processes';
 import { FigureResult, Row, round } from './lib/results';
 import { median, ratio, summarize } from './lib/stats';
+import { takeTurns } from './lib/turns';
 
 /** ms from spawn to exit of `node -e 0`. */
 function nodeStart(): Promise<number> {
@@ -29,32 +30,32 @@ export async function coldStart(bundles: BenchBundles): Promise<FigureResult> {
   const register: number[] = [];
   const ready: number[] = [];
   const decision: number[] = [];
+  const node: number[] = [];
+  const opa: number[] = [];
   const layer = await synthesize(bundles.wasmFile);
   try {
-    // One start not counted: the first reads the layer from disk into the page cache.
-    for (let i = 0; i <= SCALE.coldStarts; i++) {
-      const ext = await startExtension(layer, { probeDecision: true });
-      await ext.stop();
-      if (i === 0) continue;
-      register.push(ext.registerMs);
-      ready.push(ext.readyMs);
-      decision.push(ext.firstDecisionMs!);
-    }
+    // The three take turns (lib/turns.ts), one start each per round. The first round is not
+    // counted: it reads the layer, node and opa from disk into the page cache.
+    await takeTurns(['extension', 'node', 'opa'] as const, SCALE.coldStarts + 1, async (subject, turn) => {
+      const counted = turn > 0;
+      if (subject === 'extension') {
+        const ext = await startExtension(layer, { probeDecision: true });
+        await ext.stop();
+        if (!counted) return;
+        register.push(ext.registerMs);
+        ready.push(ext.readyMs);
+        decision.push(ext.firstDecisionMs!);
+      } else if (subject === 'node') {
+        const ms = await nodeStart();
+        if (counted) node.push(ms);
+      } else {
+        const server = await startOpaServer(bundles.regoFile);
+        await server.stop();
+        if (counted) opa.push(server.readyMs);
+      }
+    });
   } finally {
     layer.dispose();
-  }
-
-  const node: number[] = [];
-  for (let i = 0; i <= SCALE.coldStarts; i++) {
-    const ms = await nodeStart();
-    if (i > 0) node.push(ms);
-  }
-
-  const opa: number[] = [];
-  for (let i = 0; i <= SCALE.coldStarts; i++) {
-    const server = await startOpaServer(bundles.regoFile);
-    await server.stop();
-    if (i > 0) opa.push(server.readyMs);
   }
 
   const nodeMs = median(node);

@@ -1,6 +1,7 @@
 /**
  * Decision latency: sequential POSTs from a keep-alive client to the extension under the emulator,
- * to a bare Node server, to OPA's server (same policy and data), and in-process opa-wasm evaluate.
+ * to a bare Node server, to OPA's server (same policy and data), taking turns in blocks
+ * (lib/turns.ts), and in-process opa-wasm evaluate.
  */
 import { SCALE } from './lib/config';
 import { BenchBundles, DECISION_PATH, RBAC_BODY, RBAC_INPUT, startExtension, synthesize } from './lib/fixtures';
@@ -8,6 +9,7 @@ import { KeepAliveClient } from './lib/http-client';
 import { startBareServer, startOpaServer } from './lib/processes';
 import { FigureResult, Row, round } from './lib/results';
 import { LatencySummary, ratio, summarize } from './lib/stats';
+import { ROUNDS, takeTurns } from './lib/turns';
 import { readBundle } from '../runtime/src/engine/bundle-reader';
 import { PolicyEngine } from '../runtime/src/engine/policy-engine';
 
@@ -25,37 +27,37 @@ export async function measureSequential(port: number, body: string | Buffer, cou
   }
 }
 
+/** The servers a latency figure compares. */
+type Server = 'extension' | 'bare' | 'opa';
+
 export async function latency(bundles: BenchBundles): Promise<FigureResult> {
   const n = SCALE.latencyRequests;
-
   const layer = await synthesize(bundles.wasmFile);
-  let extension: LatencySummary;
+  const running: Array<{ stop(): Promise<void> }> = [];
+  const clients: Partial<Record<Server, KeepAliveClient>> = {};
+  let turns: Record<Server, number[][]>;
   try {
     const ext = await startExtension(layer);
-    try {
-      extension = await measureSequential(ext.port, RBAC_BODY, n);
-    } finally {
-      await ext.stop();
+    running.push(ext);
+    const bareServer = await startBareServer();
+    running.push(bareServer);
+    const opaServer = await startOpaServer(bundles.regoFile);
+    running.push(opaServer);
+    const ports: Record<Server, number> = { extension: ext.port, bare: bareServer.port, opa: opaServer.port };
+    for (const server of Object.keys(ports) as Server[]) {
+      clients[server] = new KeepAliveClient({ port: ports[server], path: DECISION_PATH });
+      await clients[server].sequential(RBAC_BODY, SCALE.warmup);
     }
+    // The three servers take turns in blocks of n / ROUNDS decisions (lib/turns.ts).
+    turns = await takeTurns(['extension', 'bare', 'opa'] as const, ROUNDS, (server) => clients[server]!.sequential(RBAC_BODY, Math.ceil(n / ROUNDS)));
   } finally {
+    for (const client of Object.values(clients)) client.close();
+    for (const server of running.reverse()) await server.stop();
     layer.dispose();
   }
-
-  const bareServer = await startBareServer();
-  let bare: LatencySummary;
-  try {
-    bare = await measureSequential(bareServer.port, RBAC_BODY, n);
-  } finally {
-    await bareServer.stop();
-  }
-
-  const opaServer = await startOpaServer(bundles.regoFile);
-  let opa: LatencySummary;
-  try {
-    opa = await measureSequential(opaServer.port, RBAC_BODY, n);
-  } finally {
-    await opaServer.stop();
-  }
+  const extension = summarize(turns.extension.flat());
+  const bare = summarize(turns.bare.flat());
+  const opa = summarize(turns.opa.flat());
 
   const engine = new PolicyEngine();
   engine.activate(await readBundle('rbac', bundles.wasm));

@@ -18,6 +18,7 @@ import { beforeAfter } from './lib/baseline';
 import { QUICK, SCALE } from './lib/config';
 import { BenchBundles, buildBundles, disposeScratch } from './lib/fixtures';
 import { FigureResult, Row } from './lib/results';
+import { ROUNDS } from './lib/turns';
 import { memory } from './memory';
 import { nodeLayer } from './node-layer';
 import { overhead } from './overhead';
@@ -117,7 +118,7 @@ function markdown(m: Machine, rows: Row[], failures: Record<string, string>, ela
     `- Node ${m.node}, OPA ${m.opa} (\`.tools/bin/opa\`)`,
     `- date: ${m.date}; 1-minute load average at the start: ${m.loadAverage}${m.loadAverage > m.cores ? ' (the machine was loaded by other work: absolute figures are slow, ratios to references of the same run still compare)' : ''}`,
     `- ${CA_NOTE}`,
-    `- counts: ${SCALE.latencyRequests} sequential decisions per latency target; ${SCALE.throughputSeconds} s per throughput level; `
+    `- counts: ${SCALE.latencyRequests} sequential decisions per latency target; ${SCALE.throughputSeconds} s per throughput level and server; `
       + `${SCALE.coldStarts} starts per cold-start figure; ${SCALE.invokes} INVOKEs per overhead figure; memory read after `
       + `${SCALE.memoryCheckpoints.join(' and ')} decisions (concurrency 4).`,
     '- every request goes from a keep-alive node:http client in the bench process to 127.0.0.1; the extension runs the built layer '
@@ -125,8 +126,12 @@ function markdown(m: Machine, rows: Row[], failures: Record<string, string>, ela
     '- OPA\'s server gets the same Rego and data as a Rego bundle: the pinned OPA is built without a Wasm engine and refuses the Wasm bundle ("engine not found").',
     '- the client runs in the bench process on the same cores as the server it measures: at concurrency 4 and 16 the throughput figures '
       + 'are bounded by the machine, not only by the server.',
-    '- cold start: the emulator spawns the function\'s runtime (a second Node process) at the same moment as the extension, as Lambda '
-      + 'does; on a 2-core machine they compete for CPU, while `node -e 0` runs alone.',
+    '- paired: the extension and its references take turns in short blocks, the order rotating each round (latency: '
+      + `${ROUNDS} blocks of ${Math.ceil(SCALE.latencyRequests / ROUNDS)} decisions each; throughput: ${ROUNDS} turns of `
+      + `${SCALE.throughputSeconds / ROUNDS} s per level; cold start: one start each per round), so that load from elsewhere on the `
+      + 'machine falls on both sides of a ratio alike.',
+    '- cold start: as in Lambda, the emulator spawns the function\'s runtime (a second Node process) once the extension has registered; '
+      + 'from then on the two compete for the 2 cores, while `node -e 0` runs alone.',
     '- the data.json steps\' extension cold start is mostly opa-wasm `setData` parsing the data into the Wasm heap (about 15× its JSON size).',
     '- targets are the project\'s aims, reported here and never asserted.',
     '',

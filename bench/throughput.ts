@@ -1,45 +1,62 @@
-/** Throughput: decisions/s at concurrency 1, 4, 16 for a fixed time, extension vs the bare server. */
+/**
+ * Throughput: decisions/s at concurrency 1, 4, 16 for a fixed time, extension vs the bare server,
+ * the two taking turns (lib/turns.ts).
+ */
 import { SCALE } from './lib/config';
 import { BenchBundles, DECISION_PATH, RBAC_BODY, startExtension, synthesize } from './lib/fixtures';
 import { KeepAliveClient } from './lib/http-client';
 import { startBareServer } from './lib/processes';
 import { FigureResult, Row, round } from './lib/results';
 import { ratio } from './lib/stats';
+import { ROUNDS, takeTurns } from './lib/turns';
 
-async function rates(port: number): Promise<Map<number, number>> {
-  const out = new Map<number, number>();
-  for (const concurrency of SCALE.throughputConcurrency) {
-    const client = new KeepAliveClient({ port, path: DECISION_PATH }, concurrency);
-    try {
-      await client.closedLoop(RBAC_BODY, concurrency, 500, SCALE.warmup);
-      const { count, elapsedMs } = await client.closedLoop(RBAC_BODY, concurrency, SCALE.throughputSeconds * 1000);
-      out.set(concurrency, count / (elapsedMs / 1000));
-    } finally {
-      client.close();
-    }
+/** The servers a throughput figure compares. */
+const SERVERS = ['extension', 'bare'] as const;
+type Server = typeof SERVERS[number];
+
+/**
+ * Decisions/s of each server at `concurrency`: the two take turns (lib/turns.ts), each turn a
+ * closed loop of throughputSeconds / ROUNDS; completed decisions over the time of all its turns.
+ */
+async function rates(ports: Record<Server, number>, concurrency: number): Promise<Record<Server, number>> {
+  const connect = (server: Server): KeepAliveClient => new KeepAliveClient({ port: ports[server], path: DECISION_PATH }, concurrency);
+  const clients: Record<Server, KeepAliveClient> = { extension: connect('extension'), bare: connect('bare') };
+  try {
+    for (const server of SERVERS) await clients[server].closedLoop(RBAC_BODY, concurrency, 500, SCALE.warmup);
+    const turnMs = (SCALE.throughputSeconds * 1000) / ROUNDS;
+    const turns = await takeTurns(SERVERS, ROUNDS, (server) => clients[server].closedLoop(RBAC_BODY, concurrency, turnMs));
+    const rate = (server: Server): number => {
+      const count = turns[server].reduce((a, t) => a + t.count, 0);
+      return count / (turns[server].reduce((a, t) => a + t.elapsedMs, 0) / 1000);
+    };
+    return { extension: rate('extension'), bare: rate('bare') };
+  } finally {
+    for (const client of Object.values(clients)) client.close();
   }
-  return out;
 }
 
 export async function throughput(bundles: BenchBundles): Promise<FigureResult> {
   const layer = await synthesize(bundles.wasmFile);
-  let extension: Map<number, number>;
+  const extension = new Map<number, number>();
+  const bare = new Map<number, number>();
   try {
     const ext = await startExtension(layer);
     try {
-      extension = await rates(ext.port);
+      const bareServer = await startBareServer();
+      try {
+        for (const concurrency of SCALE.throughputConcurrency) {
+          const r = await rates({ extension: ext.port, bare: bareServer.port }, concurrency);
+          extension.set(concurrency, r.extension);
+          bare.set(concurrency, r.bare);
+        }
+      } finally {
+        await bareServer.stop();
+      }
     } finally {
       await ext.stop();
     }
   } finally {
     layer.dispose();
-  }
-  const bareServer = await startBareServer();
-  let bare: Map<number, number>;
-  try {
-    bare = await rates(bareServer.port);
-  } finally {
-    await bareServer.stop();
   }
   const rows: Row[] = SCALE.throughputConcurrency.map((c) => {
     const r = ratio(extension.get(c), bare.get(c));
