@@ -5,7 +5,9 @@
 # pinned OPA and checked against `queries`, a remote bundle whose token is in Secrets Manager, the
 # layer attached with addLayers, addToFunctions and addToAllFunctions, and grantRead. Each checks the
 # template (the layer, each function's Layers and environment, the secret's grant scoped to its
-# ARN), the layer's folder, and that an unanswered query fails synth. Each runs in a fresh work
+# ARN), the layer's folder, and that an unanswered query fails synth; and a second stack in which a
+# Python 3.13 (x86_64) and a provided.al2023 (arm64) function get the Node.js layer of their
+# architecture beside the OPA layer, while an Amazon Linux 2 runtime is refused. Each runs in a fresh work
 # copy under a temporary folder; packages come from the registries (PyPI, Maven Central, the Go
 # module proxy) on every run.
 #
@@ -37,6 +39,9 @@ report=test-reports/smoke.txt
 # The apps compile the Rego in smoke/policy at synth (OpaBundle.fromRego) with the pinned OPA.
 bash scripts/install-opa.sh || { echo "smoke: cannot install the pinned OPA" >&2; exit 1; }
 export OPA_SMOKE_POLICY="$root/smoke/policy" OPA_SMOKE_OPA="$root/.tools/bin/opa"
+# Functions whose runtime has no node get the Node.js layer, built from these packages.
+bash scripts/install-node-packages.sh || { echo "smoke: cannot install the node-linux-* packages" >&2; exit 1; }
+export OPA_SMOKE_NODE_PACKAGES="$root/.tools/node-packages"
 
 smoke_python() {
   local wheel

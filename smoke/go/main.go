@@ -4,8 +4,11 @@
 // with AddLayers, AddToFunctions and AddToAllFunctions. It synthesizes the stack and checks the
 // template (the layer, each function's Layers and environment, the secret's grant scoped to its
 // ARN), the layer's folder (the bundle embedded, the token read from the secret), and that a query
-// no entrypoint answers fails synth. Any mismatch exits non-zero. The Rego folder and the OPA CLI
-// come from the OPA_SMOKE_POLICY and OPA_SMOKE_OPA environment variables.
+// no entrypoint answers fails synth. A second stack attaches the layer to functions whose runtime
+// has no node (Python 3.13 on x86_64, provided.al2023 on arm64): each also gets the Node.js layer of
+// its architecture, and an Amazon Linux 2 runtime is refused. Any mismatch exits non-zero. The Rego
+// folder, the OPA CLI and the folder holding the node-linux-* packages come from the
+// OPA_SMOKE_POLICY, OPA_SMOKE_OPA and OPA_SMOKE_NODE_PACKAGES environment variables.
 package main
 
 import (
@@ -233,6 +236,67 @@ func run() {
 
 	// Queries is checked at synth against the entrypoints of the bundle built from Rego.
 	checkUnansweredQuery()
+	checkOtherRuntimes()
+}
+
+// checkOtherRuntimes: functions whose runtime has no node get the Node.js layer of their
+// architecture beside the OPA layer; an Amazon Linux 2 runtime is refused with the runtime to use.
+func checkOtherRuntimes() {
+	app := awscdk.NewApp(&awscdk.AppProps{
+		Context: &map[string]interface{}{"opa-lambda-extension:nodePackagesDir": absEnv("OPA_SMOKE_NODE_PACKAGES")},
+	})
+	stack := awscdk.NewStack(app, jsii.String("AnyRuntime"), nil)
+	opa := opalambdaextension.NewOpaExtensionLayer(stack, jsii.String("Opa"), &opalambdaextension.OpaExtensionLayerProps{Bundle: regoBundle()})
+	pythonCode := awslambda.Code_FromInline(jsii.String("def handler(event, context):\n    return 200\n"))
+	awslambda.NewFunction(stack, jsii.String("Python"), &awslambda.FunctionProps{
+		Runtime: awslambda.Runtime_PYTHON_3_13(), Handler: jsii.String("index.handler"), Code: pythonCode,
+	}).AddLayers(opa)
+	// An OS-only function: its code is a `bootstrap` program, in a folder under TMPDIR.
+	code, err := os.MkdirTemp("", "bootstrap")
+	if err == nil {
+		err = os.WriteFile(filepath.Join(code, "bootstrap"), []byte("#!/bin/sh\nexec sleep infinity\n"), 0o755)
+	}
+	if !check(err == nil, "cannot write the bootstrap program: %v", err) {
+		return
+	}
+	opa.AddToFunction(awslambda.NewFunction(stack, jsii.String("OsOnly"), &awslambda.FunctionProps{
+		Runtime: awslambda.Runtime_PROVIDED_AL2023(), Architecture: awslambda.Architecture_ARM_64(),
+		Handler: jsii.String("bootstrap"), Code: awslambda.Code_FromAsset(jsii.String(code), nil),
+	}))
+	template := assertions.Template_FromStack(stack, nil)
+	layers := *template.FindResources(jsii.String("AWS::Lambda::LayerVersion"), nil)
+	var opaIDs []string
+	for id := range layers {
+		if !strings.HasPrefix(id, "OpaNodeRuntime") {
+			opaIDs = append(opaIDs, id)
+		}
+	}
+	if !check(len(opaIDs) == 1, "expected one OPA layer beside the Node.js layers, found %v", opaIDs) {
+		return
+	}
+	functions := *template.FindResources(jsii.String("AWS::Lambda::Function"), nil)
+	for _, pair := range [][2]string{{"Python", "x8664"}, {"OsOnly", "arm64"}} {
+		name := pair[0]
+		nodeID, _ := only(layers, "OpaNodeRuntime"+pair[1])
+		_, props := only(functions, name)
+		expected := []interface{}{object{"Ref": opaIDs[0]}, object{"Ref": nodeID}}
+		check(reflect.DeepEqual(props["Layers"], expected), "%s: Layers is %v, expected %v", name, props["Layers"], expected)
+		url := asMap(asMap(props["Environment"])["Variables"])["OPA_URL"]
+		if check(url == opaURL, "%s: OPA_URL is %v", name, url) {
+			fmt.Printf("go: %s (%v) has layers %s and %s, OPA_URL=%s\n", name, props["Runtime"], opaIDs[0], nodeID, opaURL)
+		}
+	}
+	old := awslambda.NewFunction(stack, jsii.String("Old"), &awslambda.FunctionProps{
+		Runtime: awslambda.Runtime_PYTHON_3_11(), Handler: jsii.String("index.handler"), Code: pythonCode,
+	})
+	defer func() {
+		message := fmt.Sprint(recover())
+		if check(strings.Contains(message, "runtime python3.11 runs on Amazon Linux 2") && strings.Contains(message, "use python3.12 or newer"),
+			"unexpected error for python3.11: %s", message) {
+			fmt.Printf("go: an Amazon Linux 2 runtime is refused: %s\n", strings.SplitN(message, "\n", 2)[0])
+		}
+	}()
+	opa.AddToFunction(old)
 }
 
 func main() {

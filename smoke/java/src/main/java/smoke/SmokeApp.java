@@ -22,6 +22,7 @@ import software.amazon.awscdk.Stack;
 import software.amazon.awscdk.assertions.Template;
 import software.amazon.awscdk.services.iam.Role;
 import software.amazon.awscdk.services.iam.ServicePrincipal;
+import software.amazon.awscdk.services.lambda.Architecture;
 import software.amazon.awscdk.services.lambda.Code;
 import software.amazon.awscdk.services.lambda.Function;
 import software.amazon.awscdk.services.lambda.Runtime;
@@ -35,14 +36,18 @@ import software.constructs.Construct;
  * Secrets Manager; attached with addLayers, addToFunctions and addToAllFunctions. It synthesizes
  * the stack and checks the template (the layer, each function's Layers and environment, the
  * secret's grant scoped to its ARN), the layer's folder (the bundle embedded, the token read from
- * the secret), and that a query no entrypoint answers fails synth. Exits 1 on any mismatch.
- * The Rego folder and the OPA CLI come from OPA_SMOKE_POLICY and OPA_SMOKE_OPA.
+ * the secret), and that a query no entrypoint answers fails synth. A second stack attaches the
+ * layer to functions whose runtime has no node (Python 3.13 on x86_64, provided.al2023 on arm64):
+ * each also gets the Node.js layer of its architecture, and an Amazon Linux 2 runtime is refused.
+ * Exits 1 on any mismatch. The Rego folder, the OPA CLI and the folder holding the node-linux-*
+ * packages come from OPA_SMOKE_POLICY, OPA_SMOKE_OPA and OPA_SMOKE_NODE_PACKAGES.
  */
 public final class SmokeApp {
     private static final String HANDLER = "exports.handler = async () => ({ statusCode: 200 });";
     private static final String OPA_URL = "http://127.0.0.1:8181";
     private static final String POLICY = new File(System.getenv("OPA_SMOKE_POLICY")).getAbsolutePath();
     private static final String OPA = new File(System.getenv("OPA_SMOKE_OPA")).getAbsolutePath();
+    private static final String NODE_PACKAGES = new File(System.getenv("OPA_SMOKE_NODE_PACKAGES")).getAbsolutePath();
 
     private final List<String> failures = new ArrayList<>();
 
@@ -123,7 +128,55 @@ public final class SmokeApp {
                 System.out.println("java: an unanswered query fails synth: " + message.lines().findFirst().orElse(""));
             }
         }
+        checkOtherRuntimes();
         return failures;
+    }
+
+    /**
+     * Functions whose runtime has no node get the Node.js layer of their architecture beside the OPA
+     * layer; an Amazon Linux 2 runtime is refused with the runtime to use.
+     */
+    private void checkOtherRuntimes() throws IOException {
+        App app = App.Builder.create().context(Map.of("opa-lambda-extension:nodePackagesDir", NODE_PACKAGES)).build();
+        Stack stack = new Stack(app, "AnyRuntime");
+        OpaExtensionLayer opa = new OpaExtensionLayer(stack, "Opa", OpaExtensionLayerProps.builder().bundle(regoBundle()).build());
+        Function.Builder.create(stack, "Python").runtime(Runtime.PYTHON_3_13).handler("index.handler")
+                .code(Code.fromInline("def handler(event, context):\n    return 200\n")).build().addLayers(opa);
+        // An OS-only function: its code is a `bootstrap` program, in a folder under TMPDIR (which
+        // scripts/smoke.sh removes), as Python's and Go's temporary folders are.
+        Path code = Files.createTempDirectory(Path.of(System.getenv().getOrDefault("TMPDIR", System.getProperty("java.io.tmpdir"))), "bootstrap");
+        Files.writeString(code.resolve("bootstrap"), "#!/bin/sh\nexec sleep infinity\n");
+        opa.addToFunction(Function.Builder.create(stack, "OsOnly").runtime(Runtime.PROVIDED_AL2023).architecture(Architecture.ARM_64)
+                .handler("bootstrap").code(Code.fromAsset(code.toString())).build());
+        Template template = Template.fromStack(stack);
+        Map<String, Map<String, Object>> layers = template.findResources("AWS::Lambda::LayerVersion");
+        List<String> opaIds = layers.keySet().stream().filter(id -> !id.startsWith("OpaNodeRuntime")).toList();
+        check(opaIds.size() == 1, "expected one OPA layer beside the Node.js layers, found " + layers.keySet());
+        String opaId = opaIds.isEmpty() ? null : opaIds.get(0);
+        Map<String, Map<String, Object>> functions = template.findResources("AWS::Lambda::Function");
+        for (List<String> pair : List.of(List.of("Python", "x8664"), List.of("OsOnly", "arm64"))) {
+            String name = pair.get(0);
+            String nodeId = only(layers, "OpaNodeRuntime" + pair.get(1)).getKey();
+            Map<String, Object> props = only(functions, name).getValue();
+            Object expected = List.of(Map.of("Ref", String.valueOf(opaId)), Map.of("Ref", nodeId));
+            check(expected.equals(props.get("Layers")), name + ": Layers is " + props.get("Layers") + ", expected " + expected);
+            Object url = asMap(asMap(props.get("Environment")).get("Variables")).get("OPA_URL");
+            if (check(OPA_URL.equals(url), name + ": OPA_URL is " + url)) {
+                System.out.println("java: " + name + " (" + props.get("Runtime") + ") has layers " + opaId + " and " + nodeId + ", OPA_URL=" + OPA_URL);
+            }
+        }
+        Function old = Function.Builder.create(stack, "Old").runtime(Runtime.PYTHON_3_11).handler("index.handler")
+                .code(Code.fromInline("def handler(event, context):\n    return 200\n")).build();
+        try {
+            opa.addToFunction(old);
+            check(false, "a python3.11 function (Amazon Linux 2) was not refused");
+        } catch (RuntimeException err) {
+            String message = String.valueOf(err.getMessage());
+            if (check(message.contains("runtime python3.11 runs on Amazon Linux 2") && message.contains("use python3.12 or newer"),
+                    "unexpected error for python3.11: " + message)) {
+                System.out.println("java: an Amazon Linux 2 runtime is refused: " + message.lines().findFirst().orElse(""));
+            }
+        }
     }
 
     /** The layer's folder in the cloud assembly: the Rego bundle embedded, the remote one's token read from the secret. */
