@@ -13,6 +13,8 @@
  * parser would refuse, a port taken, a failed `/register`) is left to `main.js`, which then does
  * it all in the usual order and reports the failure to Lambda as it always does.
  */
+// First, for its effect: the builtins below then load from Node's code cache (see launch-flags.ts).
+import './launch-flags';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ExtensionEnvironment } from './config/env';
