@@ -22,8 +22,9 @@ const LAUNCH_STACK_FLAG = /--stack-size=\d+/.exec(fs.readFileSync(path.join(__di
 
 /**
  * Builtins (and the modules they bring) that nothing before the first `/event/next` of an
- * embedded-bundle start needs: remote bundles (https, tls), signing and ids (crypto), the lazily
- * compiled packages (vm), and timing and pacing helpers (perf_hooks, timers/promises).
+ * embedded-bundle start needs: remote bundles (https, tls), signing and ids (crypto), the packages
+ * carried as text and compiled on first use (vm: YAML, jose, the SigV4 signer), and timing and
+ * pacing helpers (perf_hooks, timers/promises).
  */
 const NOT_BEFORE_FIRST_EVENT_NEXT = ['crypto', 'https', 'tls', 'vm', 'perf_hooks', 'timers/promises'];
 
