@@ -20,8 +20,9 @@ const ROOT = path.resolve(__dirname, '..');
  * the exports the stand-in offers (the rest is tree-shaken away).
  */
 export const LAZY_PACKAGES: Record<string, { readonly shim: string; readonly define: string; readonly exports: readonly string[] }> = {
-  yaml: { shim: './runtime/src/lazy/yaml.ts', define: 'OPA_LAZY_YAML', exports: ['parse', 'stringify'] },
-  jose: { shim: './runtime/src/lazy/jose.ts', define: 'OPA_LAZY_JOSE', exports: ['compactVerify', 'decodeProtectedHeader'] },
+  'yaml': { shim: './runtime/src/lazy/yaml.ts', define: 'OPA_LAZY_YAML', exports: ['parse', 'stringify'] },
+  'jose': { shim: './runtime/src/lazy/jose.ts', define: 'OPA_LAZY_JOSE', exports: ['compactVerify', 'decodeProtectedHeader'] },
+  '@smithy/signature-v4': { shim: './runtime/src/lazy/signature-v4.ts', define: 'OPA_LAZY_SIGNATURE_V4', exports: ['SignatureV4'] },
 };
 
 const COMMON: esbuild.BuildOptions = {

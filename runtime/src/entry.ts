@@ -2,8 +2,9 @@
  * The extension's program: `opa-extension/index.js` of the layer, which the launcher runs. Lambda
  * starts the function's runtime only once every extension has registered, so this file does no
  * more than it must before `/register`: it listens on the REST API's port (the function's init may
- * ask for a decision at once; the connection is held, see `EarlyListener`), registers, and only then
- * loads the rest of the extension (`main.js`, {@link runExtension}), which reads the whole
+ * ask for a decision at once; the connection is held, see `EarlyListener`), registers, and only once
+ * the request is sent loads the rest of the extension (`main.js`, {@link runExtension}: while Lambda
+ * answers), which reads the whole
  * configuration, loads the policies and runs the lifecycle while the function's runtime starts.
  * It loads `node:net` and little else, not even `node:http` (it registers over a bare socket):
  * Node compiles every line of a script it loads, and builtins such as `node:http`, `node:crypto`,
@@ -13,6 +14,8 @@
  * parser would refuse, a port taken, a failed `/register`) is left to `main.js`, which then does
  * it all in the usual order and reports the failure to Lambda as it always does.
  */
+// First, for its effect: the builtins below then load from Node's code cache (see launch-flags.ts).
+import './launch-flags';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ExtensionEnvironment } from './config/env';
@@ -35,6 +38,17 @@ function logLevel(env: ExtensionEnvironment): LogLevel {
   }
 }
 
+let main: Main | undefined;
+
+/**
+ * `main.js`, loaded once. Compiling and loading it takes milliseconds, so the fast start loads it
+ * while Lambda answers `/register`; a load that failed then is tried again, and reported, here.
+ */
+function loadMain(): Main {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (main ??= require(path.join(__dirname, LAYER_LAYOUT.RUNTIME_MAIN_FILE)) as Main);
+}
+
 async function fastStart(): Promise<FastStart | undefined> {
   let listener: EarlyListener | undefined;
   try {
@@ -46,7 +60,7 @@ async function fastStart(): Promise<FastStart | undefined> {
     listener = new EarlyListener();
     await listener.listen(port, LOOPBACK);
     const name = env.extensionName();
-    const { registered, identifier } = await registerOverSocket(env.runtimeApi(), name);
+    const { registered, identifier } = await registerOverSocket(env.runtimeApi(), name, undefined, loadMain);
     logRegistered(new JsonLogger({ level: logLevel(env) }), name, registered);
     return { listener, registered, identifier };
   } catch {
@@ -56,8 +70,7 @@ async function fastStart(): Promise<FastStart | undefined> {
 }
 
 fastStart()
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  .then((fast) => (require(path.join(__dirname, LAYER_LAYOUT.RUNTIME_MAIN_FILE)) as Main).runExtension(fast))
+  .then((fast) => loadMain().runExtension(fast))
   .then(
     (code) => process.exit(code),
     (err) => {

@@ -16,7 +16,6 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as v8 from 'node:v8';
 import { readConfigFile } from './config/config-file';
 import { ExtensionEnvironment } from './config/env';
 import { parseExtensionConfig } from './config/extension-config';
@@ -39,6 +38,7 @@ import type { EarlyListener } from './server/early-listener';
 import { PolicyServer } from './server/server';
 import { createServiceClients } from './services/service-client';
 import { parseServices } from './services/service-config';
+import { favourMemoryOnceInitDone } from './v8-flags';
 import { LAYER_LAYOUT } from '../../src/layer-contract';
 
 /** The package version, set when the runtime is bundled (esbuild --define); absent when run from source. */
@@ -167,26 +167,6 @@ async function start(env: ExtensionEnvironment, logger: Logger, listener: EarlyL
       await server.close();
     },
   };
-}
-
-/**
- * V8 flags for the long run, set once init is done: launch flags that cap the heap make start-up
- * itself collect again and again (`--max-semi-space-size`: 1.3× the CPU of loading the runtime),
- * while these are read by V8 as it goes, so setting them now costs start-up nothing.
- * - `--semi-space-growth-factor=1` stops V8 from growing the young generation beyond the size
- *   start-up left it: under a stream of decisions it grows towards 16 MB per semi-space, memory a
- *   128 MB function shares with the extension (bench: RSS after 100k decisions 89 MB without this,
- *   65 MB with it).
- * - `--optimize-for-size` makes the heap's growth and the optimizing compiler favour memory:
- *   RSS after 42,000 sequential decisions 59 MB against 70 MB without it, at the same latency
- *   (paired runs, NODE_EXTRA_CA_CERTS unset).
- * - `--no-maglev` turns off V8's mid-tier compiler, on by default from Node.js 22 (the Node.js
- *   layer's binary), off in Node.js 20: on Node.js 26, RSS after 100k decisions 77 MB in 3 of 3
- *   runs against 87-89 MB in 4 of 5 without it, decisions/s unchanged within the runs' noise; on
- *   Node.js 20 no difference.
- */
-function favourMemoryOnceInitDone(): void {
-  v8.setFlagsFromString('--semi-space-growth-factor=1 --optimize-for-size --no-maglev');
 }
 
 /** Every `<name>.tar.gz` embedded in the layer at synth time, in name order, read as downloads are. */

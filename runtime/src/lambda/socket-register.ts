@@ -30,8 +30,15 @@ const HEADER_VALUE = /^[\x20-\x7e]*$/;
 /**
  * Registers `name` for INVOKE and SHUTDOWN with the Extensions API at `runtimeApi` (`host:port`).
  * Rejects on any failure (no answer within `timeoutMs`, a non-2xx status, an answer it cannot read).
+ * `onSent` is called once the whole request has been handed to the kernel, while Lambda answers:
+ * work done there no longer delays the request (an exception it throws is ignored).
  */
-export function registerOverSocket(runtimeApi: string, name: string, timeoutMs = REQUEST_TIMEOUT_MS): Promise<SocketRegistration> {
+export function registerOverSocket(
+  runtimeApi: string,
+  name: string,
+  timeoutMs = REQUEST_TIMEOUT_MS,
+  onSent?: () => void,
+): Promise<SocketRegistration> {
   const { host, port } = parseRuntimeApi(runtimeApi);
   const body = Buffer.from(JSON.stringify({ events: DEFAULT_EVENTS }));
   const headers: Record<string, string> = {
@@ -80,7 +87,14 @@ export function registerOverSocket(runtimeApi: string, name: string, timeoutMs =
     socket.once('end', () => finish(true));
     // Written, not ended: a server may take a half-closed connection for a client that went away.
     // `Connection: close` makes Lambda end it once it has answered.
-    socket.write(Buffer.concat([Buffer.from(head, 'latin1'), body]));
+    socket.write(Buffer.concat([Buffer.from(head, 'latin1'), body]), (err) => {
+      if (err || !onSent) return;
+      try {
+        onSent();
+      } catch {
+        // The caller's to see again when it needs what it did (see the contract above).
+      }
+    });
   });
 }
 

@@ -5,8 +5,8 @@
  * verification) are carried as a string instead, which costs a scan, and compiled on first use.
  * `runtime/bundle.ts` builds them and swaps them in for the package through esbuild's `alias`;
  * run from source (tests), the packages are imported as usual and these modules are not used.
+ * `node:vm` itself is loaded on the first such compile, not with the runtime.
  */
-import * as vm from 'node:vm';
 
 /** Returns a loader of the CommonJS module whose source `source()` gives: compiled once, on the first call. */
 export function lazyModule<T>(name: string, source: () => string): () => T {
@@ -14,6 +14,8 @@ export function lazyModule<T>(name: string, source: () => string): () => T {
   return () => {
     if (loaded === undefined) {
       const module = { exports: {} as T };
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const vm = require('node:vm') as typeof import('node:vm');
       const wrapper = vm.runInThisContext(`(function (module, exports, require) {${source()}\n})`, { filename: `opa-extension/lazy/${name}.js` }) as
         (m: typeof module, e: T, r: NodeJS.Require) => void;
       wrapper(module, module.exports, require);

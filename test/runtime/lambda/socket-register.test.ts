@@ -49,8 +49,27 @@ describe('registerOverSocket', () => {
     await expect(registerOverSocket(runtimeApi, 'opa')).rejects.toThrow(message);
   });
 
-  test('WHEN nothing listens THEN it rejects', async () => {
-    await expect(registerOverSocket(`127.0.0.1:${await freePort()}`, 'opa')).rejects.toThrow(/ECONNREFUSED/);
+  test('WHEN the request is sent THEN onSent is called once, before the answer is read, and what it throws does not fail the registration', async () => {
+    const answeredAtCalls: boolean[] = [];
+    let answered = false;
+    const onSent = (): void => {
+      answeredAtCalls.push(answered);
+      throw new Error('a load that failed');
+    };
+
+    const result = await registerOverSocket(runtimeApi, 'opa', undefined, onSent);
+    answered = true;
+
+    expect(result).toEqual({ registered: REGISTERED, identifier: EXTENSION_ID });
+    expect(answeredAtCalls).toEqual([false]);
+    expect(api.requests).toHaveLength(1);
+  });
+
+  test('WHEN nothing listens THEN it rejects, and onSent is not called', async () => {
+    const onSent = jest.fn();
+
+    await expect(registerOverSocket(`127.0.0.1:${await freePort()}`, 'opa', undefined, onSent)).rejects.toThrow(/ECONNREFUSED/);
+    expect(onSent).not.toHaveBeenCalled();
   });
 
   test('WHEN the name would end its header line THEN it rejects without sending anything', async () => {
