@@ -61,9 +61,11 @@ export function restoreDefaultStackSizeFlag(): void {
  *   start-up left it: under a stream of decisions it grows towards 16 MB per semi-space, memory a
  *   128 MB function shares with the extension (bench: RSS after 100k decisions 89 MB without this,
  *   65 MB with it).
- * - `--optimize-for-size` makes the heap's growth and the optimizing compiler favour memory:
- *   RSS after 42,000 sequential decisions 59 MB against 70 MB without it, at the same latency
- *   (paired runs, NODE_EXTRA_CA_CERTS unset).
+ * - Not `--optimize-for-size`: it made the optimizing compiler favour memory (RSS after 42,000
+ *   decisions 59 MB against 70 MB without it) while a decision still allocated pooled Buffers
+ *   outside the V8 heap; since a decision no longer does, it saves nothing (RSS after 100k
+ *   decisions 55.99 MB with and without it, two paired runs) and costs 8-10% of the extension's
+ *   CPU per decision (paired A/B, c=1).
  * - `--no-maglev` turns off V8's mid-tier compiler, on by default from Node.js 22 (the Node.js
  *   layer's binary), off in Node.js 20: on Node.js 26, RSS after 100k decisions 77 MB in 3 of 3
  *   runs against 87-89 MB in 4 of 5 without it, decisions/s unchanged within the runs' noise; on
@@ -72,5 +74,5 @@ export function restoreDefaultStackSizeFlag(): void {
  * download, say) is compiled from source, once, off the cold start's path.
  */
 export function favourMemoryOnceInitDone(): void {
-  v8SetFlags()('--semi-space-growth-factor=1 --optimize-for-size --no-maglev');
+  v8SetFlags()('--semi-space-growth-factor=1 --no-maglev');
 }

@@ -164,7 +164,7 @@ interface PolicyInternals {
 /**
  * One evaluation, as opa-wasm's `evaluate` makes it (ABI 1.2's one-call `opa_eval`, or the older
  * context calls), but with the input as bytes and the result set returned as the JSON bytes the
- * policy wrote.
+ * policy wrote: a view of the Wasm memory, valid until the next evaluation.
  */
 function evaluateText(loaded: LoadedPolicy, entrypoint: number, input: Uint8Array | undefined): Buffer {
   const policy = loaded as unknown as PolicyInternals;
@@ -191,10 +191,11 @@ function evaluateText(loaded: LoadedPolicy, entrypoint: number, input: Uint8Arra
     wasm.eval(ctx);
     resultAddr = wasm.opa_json_dump(wasm.opa_eval_ctx_get_result(ctx));
   }
-  const memory = new Uint8Array(policy.mem.buffer);
+  const memory = Buffer.from(policy.mem.buffer);
   const end = memory.indexOf(0, resultAddr);
-  // A copy: the next evaluation reuses the Wasm heap.
-  return Buffer.from(memory.subarray(resultAddr, end < 0 ? memory.length : end));
+  // Not a copy: a view of the Wasm heap, which the next evaluation reuses, so the caller reads it
+  // before it returns (evaluateJson turns the part it answers into a string).
+  return memory.subarray(resultAddr, end < 0 ? memory.length : end);
 }
 
 function copyIn(policy: PolicyInternals, bytes: Uint8Array, addr: number): void {

@@ -6,8 +6,8 @@
  */
 import { DecisionContext, DecisionInput, DecisionOutcome, inputJson, makeDecision, parseJson, pathSegments, provenance, scanRequestJson } from './decision';
 import { ApiError } from './errors';
-import { dataFlags } from './query-flags';
-import { ApiRequest, ApiResponse, Handler } from './routes';
+import { DataFlags, dataFlags } from './query-flags';
+import { ApiResponse, Handler } from './routes';
 import { lastChild } from '../json-text';
 
 /** OPA's warning when a POST carries no `input` key (`types.MsgInputKeyMissing`). */
@@ -18,11 +18,13 @@ export function dataPostHandler(ctx: DecisionContext): Handler {
     const startedAt = process.hrtime.bigint();
     const segments = pathSegments(request.rest);
     const body = await request.body();
-    const parseStart = process.hrtime.bigint();
+    const flags = dataFlags(request.query);
+    // Timed only when the answer reports it (`?metrics`).
+    const parseStart = flags.metrics ? process.hrtime.bigint() : 0n;
     const input = parsePostInput(body);
-    const parseNs = Number(process.hrtime.bigint() - parseStart);
+    const parseNs = flags.metrics ? Number(process.hrtime.bigint() - parseStart) : 0;
     const outcome = makeDecision(ctx, request, segments.join('/'), segments, input, startedAt);
-    return answer(ctx, request, outcome, startedAt, parseNs, input.json === undefined);
+    return answer(ctx, flags, outcome, startedAt, parseNs, input.json === undefined);
   };
 }
 
@@ -34,14 +36,13 @@ export function dataGetHandler(ctx: DecisionContext): Handler {
     const input = raw === null ? {} : parseGetInput(raw);
     const parseNs = Number(process.hrtime.bigint() - startedAt);
     const outcome = makeDecision(ctx, request, segments.join('/'), segments, input, startedAt);
-    return answer(ctx, request, outcome, startedAt, parseNs, false);
+    return answer(ctx, dataFlags(request.query), outcome, startedAt, parseNs, false);
   };
 }
 
 /** OPA's `DataResponseV1`: `decision_id`, `provenance`, `metrics`, `result`, `warning`. */
-function answer(ctx: DecisionContext, request: ApiRequest, outcome: DecisionOutcome, startedAt: bigint, parseNs: number, warn: boolean): ApiResponse {
+function answer(ctx: DecisionContext, flags: DataFlags, outcome: DecisionOutcome, startedAt: bigint, parseNs: number, warn: boolean): ApiResponse {
   if (outcome.error) throw outcome.error;
-  const flags = dataFlags(request.query);
   const body: Record<string, unknown> = {};
   if (outcome.decisionId !== undefined) body.decision_id = outcome.decisionId;
   if (flags.provenance) body.provenance = provenance(ctx);

@@ -109,7 +109,10 @@ export function provenance(ctx: DecisionContext): Record<string, unknown> {
 /** Each segment is decoded on its own, so `%2F` stays inside its segment. */
 export function pathSegments(rest: string): string[] {
   if (rest === '') return [];
-  return rest.split('/').filter((s) => s !== '').map((segment) => {
+  const segments = rest.split('/');
+  // The usual path (`app/rbac/allow`) has nothing to decode and no empty segment.
+  if (!rest.includes('%') && !segments.includes('')) return segments;
+  return segments.filter((s) => s !== '').map((segment) => {
     try {
       return decodeURIComponent(segment);
     } catch (err) {

@@ -16,7 +16,10 @@ export interface DataFlags {
   readonly provenance: boolean;
 }
 
+const NO_FLAGS: DataFlags = { metrics: false, provenance: false };
+
 export function dataFlags(query: URLSearchParams): DataFlags {
+  if (query.size === 0) return NO_FLAGS;
   return {
     metrics: boolParam(query, 'metrics') || boolParam(query, 'instrument'),
     provenance: boolParam(query, 'provenance'),

@@ -35,37 +35,59 @@ export async function readBody(req: IncomingMessage, limits: BodyLimits): Promis
 function readRaw(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) return Promise.reject(tooLarge(limit));
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        cleanup();
-        // Stop buffering; the server closes the connection rather than read the rest.
-        req.pause();
-        reject(tooLarge(limit));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = () => {
-      cleanup();
-      resolve(Buffer.concat(chunks, size));
-    };
-    const onError = (err: Error) => {
-      cleanup();
-      reject(err);
-    };
-    const cleanup = () => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-    };
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-  });
+  return new Promise((resolve, reject) => new BodyReader(req, limit, resolve, reject));
+}
+
+/**
+ * Collects one request's body. A class rather than closures: this runs on every decision, and
+ * its listeners are the class's methods bound once.
+ */
+class BodyReader {
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  private readonly onData = this.data.bind(this);
+  private readonly onEnd = this.end.bind(this);
+  private readonly onError = this.error.bind(this);
+
+  public constructor(
+    private readonly req: IncomingMessage,
+    private readonly limit: number,
+    private readonly resolve: (body: Buffer) => void,
+    private readonly reject: (err: Error) => void,
+  ) {
+    req.on('data', this.onData);
+    req.on('end', this.onEnd);
+    req.on('error', this.onError);
+  }
+
+  private data(chunk: Buffer): void {
+    this.size += chunk.length;
+    if (this.size > this.limit) {
+      this.cleanup();
+      // Stop buffering; the server closes the connection rather than read the rest.
+      this.req.pause();
+      this.reject(tooLarge(this.limit));
+      return;
+    }
+    this.chunks.push(chunk);
+  }
+
+  private end(): void {
+    this.cleanup();
+    // A body that came in one chunk (a decision's usually does) is that chunk, without a copy.
+    this.resolve(this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.size));
+  }
+
+  private error(err: Error): void {
+    this.cleanup();
+    this.reject(err);
+  }
+
+  private cleanup(): void {
+    this.req.off('data', this.onData);
+    this.req.off('end', this.onEnd);
+    this.req.off('error', this.onError);
+  }
 }
 
 function tooLarge(limit: number): ApiError {

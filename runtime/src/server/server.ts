@@ -84,6 +84,12 @@ export interface PolicyServerOptions {
 /** Lambda's limit on the Init phase: no request can usefully wait longer for init's policies. */
 export const INIT_WAIT_MS = 10_000;
 
+/**
+ * The query of a request without one (most decisions): one shared instance rather than a new
+ * one per request. Handlers only read `ApiRequest.query`.
+ */
+const NO_QUERY: URLSearchParams = new URLSearchParams();
+
 export class PolicyServer {
   private readonly server: http.Server;
   private readonly routes: readonly Route[];
@@ -195,12 +201,10 @@ export class PolicyServer {
       this.options.logger.error('response not encodable', { method: req.method, path: pathOf(req), error: err });
       response = { status: 500, body: { code: 'internal_error', message: `cannot encode the response: ${errorMessage(err)}` } };
       payload = JSON.stringify(response.body) + '\n';
+      headers['Content-Length'] = String(Buffer.byteLength(payload, 'utf8'));
     }
-    res.writeHead(response.status, {
-      ...headers,
-      'Content-Type': 'application/json',
-      'Content-Length': typeof payload === 'string' ? Buffer.byteLength(payload, 'utf8') : payload.length,
-    });
+    headers['Content-Type'] = 'application/json';
+    res.writeHead(response.status, headers);
     // A string body goes out in one write with the head; a Buffer would take a second chunk (writev).
     res.end(payload, 'utf8');
   }
@@ -208,15 +212,23 @@ export class PolicyServer {
   /**
    * JSON, indented with `?pretty` (OPA indents with two spaces), gzipped when the client accepts
    * gzip and the body is long enough to be worth it (OPA's `server.encoding.gzip.min_length`).
+   * Sets `Vary`, `Content-Length` and (for gzip) `Content-Encoding` in `headers`.
    */
   private encode(req: http.IncomingMessage, body: unknown, headers: Record<string, string>): Buffer | string {
-    const query = req.url?.includes('?') ? new URLSearchParams(req.url.slice(req.url.indexOf('?') + 1)) : undefined;
-    const pretty = query !== undefined && boolParam(query, 'pretty');
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const pretty = q >= 0 && boolParam(new URLSearchParams(url.slice(q + 1)), 'pretty');
     const text = stringifyJson(body, pretty) + '\n';
+    const length = Buffer.byteLength(text, 'utf8');
     headers.Vary = 'Accept-Encoding';
-    if (!acceptsGzip(req.headers['accept-encoding']) || Buffer.byteLength(text, 'utf8') < this.gzipMinLength) return text;
+    if (length < this.gzipMinLength || !acceptsGzip(req.headers['accept-encoding'])) {
+      headers['Content-Length'] = String(length);
+      return text;
+    }
+    const gzipped = zlib.gzipSync(text);
     headers['Content-Encoding'] = 'gzip';
-    return zlib.gzipSync(text);
+    headers['Content-Length'] = String(gzipped.length);
+    return gzipped;
   }
 
   /** Waits for `ready`, at most `readyTimeoutMs`; an ApiError when it fails or takes longer. */
@@ -239,8 +251,8 @@ export class PolicyServer {
   private async route(req: http.IncomingMessage): Promise<ApiResponse> {
     const target = req.url ?? '/';
     const q = target.indexOf('?');
-    const pathname = pathOf(req);
-    const query = new URLSearchParams(q < 0 ? '' : target.slice(q + 1));
+    const pathname = q < 0 ? target : target.slice(0, q);
+    const query = q < 0 ? NO_QUERY : new URLSearchParams(target.slice(q + 1));
     const match = matchRoute(this.routes, pathname);
     if (!match) throw new ApiError(404, 'resource_not_found', `no API at ${pathname}`);
     const method = req.method ?? 'GET';

@@ -402,6 +402,40 @@ describe('GIVEN the extension server with one bundle', () => {
     expect(reply.body).toEqual({ code: 'invalid_parameter', message: `request body too large: exceeds limit of ${MAX_BODY} bytes (server.decoding.max_length)` });
   });
 
+  test('WHEN a body arrives in several chunks, one write at a time THEN it is read whole', async () => {
+    // A one-chunk body is used as it is; a body in pieces must still be joined in order.
+    const port = Number(new URL(base).port);
+    const pieces = ['{"input": {"user": "al', 'ice", "action": "wri', 'te", "type": "document"}}'];
+    const reply = await new Promise<{ status: number; body: unknown }>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/v1/data/app/rbac/allow', headers: { 'Transfer-Encoding': 'chunked' } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(Buffer.concat(chunks).toString()) }));
+      });
+      req.on('error', reject);
+      const writeNext = (i: number): void => {
+        if (i === pieces.length - 1) {
+          req.end(pieces[i]);
+          return;
+        }
+        req.write(pieces[i]);
+        setTimeout(() => writeNext(i + 1), 20);
+      };
+      writeNext(0);
+    });
+
+    expect(reply).toEqual({ status: 200, body: { result: true } });
+  });
+
+  test('WHEN a request with ?metrics is followed by one without THEN only the first answer has metrics', async () => {
+    const body = JSON.stringify({ input: aliceWrites });
+    const first = await send(base, { method: 'POST', path: '/v1/data/app/rbac/allow?metrics', body }, agent);
+    const second = await send(base, { method: 'POST', path: '/v1/data/app/rbac/allow', body }, agent);
+
+    expect(first.body).toEqual({ result: true, metrics: expect.objectContaining({ timer_rego_input_parse_ns: expect.any(Number) }) });
+    expect(second.body).toEqual({ result: true });
+  });
+
   test('WHEN a response is sent THEN the server keeps idle sockets longer than clients do', async () => {
     const reply = await send(base, { method: 'GET', path: '/health' }, agent);
 
