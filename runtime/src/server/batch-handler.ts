@@ -17,7 +17,6 @@ export function batchPostHandler(ctx: DecisionContext): Handler {
   return async (request): Promise<ApiResponse> => {
     const startedAt = process.hrtime.bigint();
     const segments = pathSegments(request.rest);
-    const path = segments.join('/');
     const inputs = parseInputs(await request.body());
     const flags = dataFlags(request.query);
     const responses: Record<string, Record<string, unknown>> = {};
@@ -25,7 +24,7 @@ export function batchPostHandler(ctx: DecisionContext): Handler {
     const ids = Object.keys(inputs);
     for (const id of ids) {
       const input = inputs[id];
-      const outcome = makeDecision(ctx, request, path, segments, input, startedAt);
+      const outcome = makeDecision(ctx, request.raw, segments, input, startedAt, flags.metrics);
       const item: Record<string, unknown> = {};
       if (outcome.decisionId !== undefined) item.decision_id = outcome.decisionId;
       if (outcome.error) {

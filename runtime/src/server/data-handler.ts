@@ -4,11 +4,15 @@
  * with OPA's `metrics`, `provenance` and `instrument` flags (`pretty` is the server's).
  * Messages follow OPA's `readInputPostV1`/`readInputGetV1` in `v1/server/server.go`.
  */
+import type { IncomingMessage } from 'node:http';
 import { DecisionContext, DecisionInput, DecisionOutcome, inputJson, makeDecision, parseJson, pathSegments, provenance, scanRequestJson } from './decision';
 import { ApiError } from './errors';
 import { DataFlags, dataFlags } from './query-flags';
 import { ApiResponse, Handler } from './routes';
 import { lastChild } from '../json-text';
+
+/** A decision without input; shared, as handlers never change it. */
+const NO_INPUT: DecisionInput = {};
 
 /** OPA's warning when a POST carries no `input` key (`types.MsgInputKeyMissing`). */
 const INPUT_MISSING_WARNING = { code: 'api_usage_warning', message: "'input' key missing from the request" };
@@ -16,28 +20,42 @@ const INPUT_MISSING_WARNING = { code: 'api_usage_warning', message: "'input' key
 export function dataPostHandler(ctx: DecisionContext): Handler {
   return async (request) => {
     const startedAt = process.hrtime.bigint();
-    const segments = pathSegments(request.rest);
-    const body = await request.body();
-    const flags = dataFlags(request.query);
-    // Timed only when the answer reports it (`?metrics`).
-    const parseStart = flags.metrics ? process.hrtime.bigint() : 0n;
-    const input = parsePostInput(body);
-    const parseNs = flags.metrics ? Number(process.hrtime.bigint() - parseStart) : 0;
-    const outcome = makeDecision(ctx, request, segments.join('/'), segments, input, startedAt);
-    return answer(ctx, flags, outcome, startedAt, parseNs, input.json === undefined);
+    return dataPost(ctx, request.raw, request.rest, request.query, await request.body(), startedAt);
   };
 }
 
+/**
+ * `POST /v1/data/{rest}` once its body is read: synchronous, so the server's lean path (a body in
+ * one piece, no query) answers through it without a promise. `startedAt` is when the handler
+ * started (before the body was read), for `timer_server_handler_ns`.
+ */
+export function dataPost(
+  ctx: DecisionContext, raw: IncomingMessage, rest: string, query: URLSearchParams, body: Buffer, startedAt: bigint,
+): ApiResponse {
+  const segments = pathSegments(rest);
+  const flags = dataFlags(query);
+  // Timed only when the answer reports it (`?metrics`).
+  const parseStart = flags.metrics ? process.hrtime.bigint() : 0n;
+  const input = parsePostInput(body);
+  const parseNs = flags.metrics ? Number(process.hrtime.bigint() - parseStart) : 0;
+  const outcome = makeDecision(ctx, raw, segments, input, startedAt, flags.metrics);
+  return answer(ctx, flags, outcome, startedAt, parseNs, input.json === undefined);
+}
+
 export function dataGetHandler(ctx: DecisionContext): Handler {
-  return (request) => {
-    const startedAt = process.hrtime.bigint();
-    const segments = pathSegments(request.rest);
-    const raw = request.query.get('input');
-    const input = raw === null ? {} : parseGetInput(raw);
-    const parseNs = Number(process.hrtime.bigint() - startedAt);
-    const outcome = makeDecision(ctx, request, segments.join('/'), segments, input, startedAt);
-    return answer(ctx, dataFlags(request.query), outcome, startedAt, parseNs, false);
-  };
+  return (request) => dataGet(ctx, request.raw, request.rest, request.query, process.hrtime.bigint());
+}
+
+/** `GET /v1/data/{rest}[?input=...]`, synchronous like {@link dataPost}. */
+export function dataGet(ctx: DecisionContext, raw: IncomingMessage, rest: string, query: URLSearchParams, startedAt: bigint): ApiResponse {
+  const segments = pathSegments(rest);
+  const flags = dataFlags(query);
+  const param = query.size === 0 ? null : query.get('input');
+  const parseStart = flags.metrics ? process.hrtime.bigint() : 0n;
+  const input = param === null ? NO_INPUT : parseGetInput(param);
+  const parseNs = flags.metrics ? Number(process.hrtime.bigint() - parseStart) : 0;
+  const outcome = makeDecision(ctx, raw, segments, input, startedAt, flags.metrics);
+  return answer(ctx, flags, outcome, startedAt, parseNs, false);
 }
 
 /** OPA's `DataResponseV1`: `decision_id`, `provenance`, `metrics`, `result`, `warning`. */
@@ -65,16 +83,16 @@ function answer(ctx: DecisionContext, flags: DataFlags, outcome: DecisionOutcome
  */
 function parsePostInput(body: Buffer): DecisionInput {
   const text = body.toString('utf8');
-  if (text.trim() === '') return {};
+  if (text.trim() === '') return NO_INPUT;
   const prefix = 'body contains malformed input document';
   const parsed = parseJson(text, prefix);
   const scan = scanRequestJson(body, prefix);
-  if (parsed === null) return {};
+  if (parsed === null) return NO_INPUT;
   if (typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw parseError(`expected a JSON object, got ${Array.isArray(parsed) ? 'an array' : `a ${typeof parsed}`}`);
   }
   const value = (parsed as Record<string, unknown>).input;
-  if (value === undefined || value === null) return {};
+  if (value === undefined || value === null) return NO_INPUT;
   return { json: inputJson(body, scan, lastChild(scan.children, 'input')!) };
 }
 

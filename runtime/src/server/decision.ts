@@ -3,8 +3,8 @@
  * record to the decision listener (when decision logging is on). The routes differ only in how
  * they read the input and shape the answer, so this is the one place a decision is made.
  */
+import type { IncomingMessage } from 'node:http';
 import { ApiError } from './errors';
-import type { ApiRequest } from './routes';
 import type { DecisionListener } from '../contracts/decision-record';
 import { EvaluationError } from '../engine/errors';
 import type { PolicyEngine } from '../engine/policy-engine';
@@ -41,11 +41,13 @@ export interface DecisionInput {
 /**
  * Evaluates `segments` with `input` and records the decision. Never throws for a failing policy:
  * the caller decides how an error is answered (a whole response, or one item of a batch).
+ * `evalNs` is measured only when `timed` (the answer reports it) or a listener records it.
  */
 export function makeDecision(
-  ctx: DecisionContext, request: ApiRequest, path: string, segments: readonly string[], input: DecisionInput, startedAt: bigint,
+  ctx: DecisionContext, raw: IncomingMessage, segments: readonly string[], input: DecisionInput, startedAt: bigint, timed: boolean,
 ): DecisionOutcome {
-  const evalStart = process.hrtime.bigint();
+  const measured = timed || ctx.listener !== undefined;
+  const evalStart = measured ? process.hrtime.bigint() : 0n;
   let resultJson: string | undefined;
   let error: ApiError | undefined;
   try {
@@ -54,15 +56,15 @@ export function makeDecision(
     if (!(err instanceof EvaluationError)) throw err;
     error = new ApiError(500, err.code, err.message, { cause: err });
   }
-  const now = process.hrtime.bigint();
+  const now = measured ? process.hrtime.bigint() : 0n;
   const evalNs = Number(now - evalStart);
   const result = resultJson === undefined ? undefined : new RawJson(resultJson);
   if (!ctx.listener) return { result, error, evalNs };
   const decisionId = nodeCrypto().randomUUID();
-  const socket = request.raw.socket;
+  const socket = raw.socket;
   ctx.listener.onDecision({
     decisionId,
-    path,
+    path: segments.join('/'),
     // Read from the text, numbers as written, as OPA logs them.
     input: input.json && parseExactJson(Buffer.from(input.json.buffer, input.json.byteOffset, input.json.byteLength).toString('utf8')),
     result: resultJson === undefined ? undefined : parseExactJson(resultJson),

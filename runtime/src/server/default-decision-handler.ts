@@ -34,7 +34,7 @@ async function bareDecision(ctx: DecisionContext, request: ApiRequest, segments:
     input = { json: inputJson(body, scanRequestJson(body, prefix), { start: 0, end: body.length }) };
   }
   const path = segments.join('/');
-  const outcome = makeDecision(ctx, request, path, segments, input, startedAt);
+  const outcome = makeDecision(ctx, request.raw, segments, input, startedAt, false);
   if (outcome.error) throw outcome.error;
   if (outcome.result === undefined) {
     // OPA says "undefined" when a rule exists but produced no value, "missing" when nothing is there.

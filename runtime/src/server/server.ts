@@ -9,7 +9,7 @@ import { DEFAULT_DECISION } from '../../../src/layer-contract';
 import { PolicyEngine } from '../engine/policy-engine';
 import { LogFields, Logger } from '../logger';
 import { batchPostHandler } from './batch-handler';
-import { dataGetHandler, dataPostHandler } from './data-handler';
+import { dataGet, dataGetHandler, dataPost, dataPostHandler } from './data-handler';
 import type { DecisionContext } from './decision';
 import { dataV0PostHandler, defaultDecisionHandler } from './default-decision-handler';
 import { EarlyListener, LOOPBACK } from './early-listener';
@@ -90,12 +90,42 @@ export const INIT_WAIT_MS = 10_000;
  */
 const NO_QUERY: URLSearchParams = new URLSearchParams();
 
+/** The Data API's prefix: its decisions take the lean path (see {@link PolicyServer.lean}). */
+const DATA_PREFIX = '/v1/data/';
+const EMPTY_BODY = Buffer.alloc(0);
+
+/**
+ * Node's request with the lean path's state on it, so that the body's listeners are functions
+ * shared by every request rather than closures made for each.
+ */
+class LeanRequest extends http.IncomingMessage {
+  /** The response, and the server's lean answer, set when the lean path takes the request. */
+  public response?: http.ServerResponse;
+  public answer?: (req: LeanRequest, body: Buffer) => void;
+  /** When the request came, for a decision log's `timer_server_handler_ns` (0 without decision logs). */
+  public startedAt = 0n;
+  /** The body's first chunk, and every chunk once a second one comes. */
+  public chunk?: Buffer;
+  public chunks?: Buffer[];
+}
+
+function onLeanChunk(this: LeanRequest, chunk: Buffer): void {
+  if (this.chunk === undefined) this.chunk = chunk;
+  else (this.chunks ??= [this.chunk]).push(chunk);
+}
+
+function onLeanEnd(this: LeanRequest): void {
+  // A body that came in one chunk (a decision's usually does) is that chunk, without a copy.
+  this.answer!(this, this.chunks ? Buffer.concat(this.chunks) : this.chunk ?? EMPTY_BODY);
+}
+
 export class PolicyServer {
   private readonly server: http.Server;
   private readonly routes: readonly Route[];
   private readonly host: string;
   private readonly limits: { maxBytes: number; maxDecompressedBytes: number };
   private readonly gzipMinLength: number;
+  private readonly ctx: DecisionContext;
   /** Undefined once the policies of init are active: then no request waits. */
   private pending?: Promise<void>;
 
@@ -111,6 +141,7 @@ export class PolicyServer {
       options.ready.then(() => { this.pending = undefined; }, () => undefined);
     }
     const ctx: DecisionContext = { engine: options.engine, listener: options.decisionListener, version: options.version ?? 'dev' };
+    this.ctx = ctx;
     const readOnly = ['GET', 'POST'];
     this.routes = [
       { path: '/', methods: { POST: defaultDecisionHandler(ctx, options.defaultDecision ?? DEFAULT_DECISION.replace(/^\/+/, '')) } },
@@ -132,7 +163,8 @@ export class PolicyServer {
       },
       { path: '/health', methods: { GET: healthHandler({ pluginStatuses: options.pluginStatuses, bundlesActivated: options.bundlesActivated }) } },
     ];
-    this.server = http.createServer({ keepAlive: true }, (req, res) => {
+    this.server = http.createServer<typeof LeanRequest>({ keepAlive: true, IncomingMessage: LeanRequest }, (req, res) => {
+      if (this.pending === undefined && this.lean(req, res)) return;
       void this.handle(req, res);
     });
     // A request Node cannot parse (bad header, bad chunk framing) never reaches a handler: answer it
@@ -177,20 +209,71 @@ export class PolicyServer {
     });
   }
 
+  /**
+   * The lean path of the common decision, `POST /v1/data/{path}` with a body of a known length
+   * (neither chunked nor compressed) or `GET /v1/data/{path}`, both without a query, once the
+   * policies are active: the body's chunks are kept by shared listeners and the decision is
+   * answered when it ends, with no promise between the request and the response. False for any
+   * other request, which {@link handle} answers. The answer is the same either way: both paths
+   * make it with the Data API's own functions.
+   */
+  private lean(req: LeanRequest, res: http.ServerResponse): boolean {
+    const url = req.url!;
+    if (!url.startsWith(DATA_PREFIX) || url.includes('?')) return false;
+    if (req.method === 'GET') {
+      this.answerLean(req, res, undefined, this.ctx.listener ? process.hrtime.bigint() : 0n);
+      return true;
+    }
+    const headers = req.headers;
+    // A body's length is at most its Content-Length, so a length within the limit is the check.
+    if (req.method !== 'POST' || headers['content-encoding'] !== undefined || headers['transfer-encoding'] !== undefined
+      || !(Number(headers['content-length']) <= this.limits.maxBytes)) return false;
+    req.response = res;
+    req.answer = this.answerLeanPost;
+    if (this.ctx.listener) req.startedAt = process.hrtime.bigint();
+    req.on('data', onLeanChunk);
+    req.on('end', onLeanEnd);
+    return true;
+  }
+
+  /** Made once: the lean path's answer to a POST, once its body has ended. */
+  private readonly answerLeanPost = (req: LeanRequest, body: Buffer): void => this.answerLean(req, req.response!, body, req.startedAt);
+
+  /** A lean request's answer: `body` for a POST, undefined for a GET. */
+  private answerLean(req: http.IncomingMessage, res: http.ServerResponse, body: Buffer | undefined, startedAt: bigint): void {
+    let response: ApiResponse;
+    try {
+      const rest = req.url!.slice(DATA_PREFIX.length);
+      response = body === undefined ? dataGet(this.ctx, req, rest, NO_QUERY, startedAt) : dataPost(this.ctx, req, rest, NO_QUERY, body, startedAt);
+    } catch (err) {
+      this.fail(req, res, err);
+      return;
+    }
+    this.respond(req, res, response, {});
+  }
+
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     let response: ApiResponse;
-    let headers: Record<string, string> = {};
     try {
       if (this.pending && pathOf(req) !== '/health') await this.waitUntilReady();
       response = await this.route(req);
     } catch (err) {
-      const apiError = err instanceof ApiError ? err : new ApiError(500, 'internal_error', `unexpected error: ${errorMessage(err)}`, { cause: err });
-      const fields = { method: req.method, path: pathOf(req), status: apiError.status, ...errorLogFields(apiError) };
-      if (apiError.status >= 500) this.options.logger.error('request failed', fields);
-      else this.options.logger.debug('request refused', fields);
-      response = { status: apiError.status, body: apiError.toBody() };
-      headers = { ...apiError.headers };
+      this.fail(req, res, err);
+      return;
     }
+    this.respond(req, res, response, {});
+  }
+
+  /** Answers a request that failed: its ApiError, or 500 `internal_error` for anything else. */
+  private fail(req: http.IncomingMessage, res: http.ServerResponse, err: unknown): void {
+    const apiError = err instanceof ApiError ? err : new ApiError(500, 'internal_error', `unexpected error: ${errorMessage(err)}`, { cause: err });
+    const fields = { method: req.method, path: pathOf(req), status: apiError.status, ...errorLogFields(apiError) };
+    if (apiError.status >= 500) this.options.logger.error('request failed', fields);
+    else this.options.logger.debug('request refused', fields);
+    this.respond(req, res, { status: apiError.status, body: apiError.toBody() }, { ...apiError.headers });
+  }
+
+  private respond(req: http.IncomingMessage, res: http.ServerResponse, response: ApiResponse, headers: Record<string, string>): void {
     if (res.headersSent || res.destroyed) return;
     if (headers.Connection === 'close') res.shouldKeepAlive = false;
     let payload: Buffer | string;
