@@ -1,4 +1,4 @@
-import { indentJson, MAX_JSON_DEPTH, parseExactJson, RawJson, replaceLoneSurrogateEscapes, scanJson, stringifyJson } from '../../runtime/src/json-text';
+import { indentJson, MAX_JSON_DEPTH, parseExactJson, RawJson, replaceLoneSurrogateEscapes, scanJson, soleMemberSpan, stringifyJson } from '../../runtime/src/json-text';
 
 const bytes = (text: string) => Buffer.from(text, 'utf8');
 const spans = (text: string) => {
@@ -35,6 +35,33 @@ describe('scanJson', () => {
     ['an escaped backslash before ud800', '"\\\\ud800"', false],
   ])('GIVEN %s WHEN scanned THEN surrogateEscapes says whether to look closer', (_, text, expected) => {
     expect(scanJson(bytes(text)).surrogateEscapes).toBe(expected);
+  });
+});
+
+describe('soleMemberSpan', () => {
+  const INPUT = bytes('"input"');
+  const sole = (text: string) => {
+    const span = soleMemberSpan(bytes(text), JSON.parse(text) as object, INPUT);
+    return span && bytes(text).toString('utf8', span.start, span.end).trim();
+  };
+
+  test.each([
+    ['the usual body', '{"input": {"user": "alice"}}', '{"user": "alice"}'],
+    ['spaces everywhere', ' {\n "input" :\t[1, 2.50, 1e400] }\n', '[1, 2.50, 1e400]'],
+    ['a scalar', '{"input":7}', '7'],
+  ])('GIVEN %s WHEN read THEN the span is the exact text of the input', (_, text, expected) => {
+    expect(sole(text)).toBe(expected);
+  });
+
+  test.each([
+    ['a repeated key', '{"input": {"a": 1}, "input": {"b": 2}}'],
+    ['the key written again inside', '{"input": {"input": 7}}'],
+    ['another member', '{"other": 1, "input": 2}'],
+    ['an escaped key', '{"\\u0069nput": 5}'],
+    ['an escape in a value', '{"input": "a\\"b"}'],
+    ['a body longer than the depth limit', `{"input": "${'x'.repeat(MAX_JSON_DEPTH)}"}`],
+  ])('GIVEN %s WHEN read THEN it is left to a scan', (_, text) => {
+    expect(sole(text)).toBeUndefined();
   });
 });
 

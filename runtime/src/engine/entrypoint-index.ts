@@ -16,6 +16,8 @@ export interface Resolved<T> {
   readonly rest: readonly string[];
 }
 
+const NO_SEGMENTS: readonly string[] = [];
+
 export class EntrypointIndex<T> {
   private readonly root: IndexNode<T> = { children: new Map() };
 
@@ -57,7 +59,9 @@ export class EntrypointIndex<T> {
         depth = i + 1;
       }
     }
-    return found === undefined ? undefined : { entry: found, rest: segments.slice(depth) };
+    if (found === undefined) return undefined;
+    // A path that names an entrypoint (most decisions) has nothing below it: no new array for that.
+    return { entry: found, rest: depth === segments.length ? NO_SEGMENTS : segments.slice(depth) };
   }
 }
 

@@ -9,10 +9,15 @@ import { DecisionContext, DecisionInput, DecisionOutcome, inputJson, makeDecisio
 import { ApiError } from './errors';
 import { DataFlags, dataFlags } from './query-flags';
 import { ApiResponse, Handler } from './routes';
-import { lastChild } from '../json-text';
+import { lastChild, MAX_JSON_DEPTH, soleMemberSpan } from '../json-text';
 
 /** A decision without input; shared, as handlers never change it. */
 const NO_INPUT: DecisionInput = {};
+
+/** The member of a POST body that holds the input, as soleMemberSpan looks for it. */
+const INPUT_KEY = Buffer.from('"input"');
+/** A body without a backslash has no escape, so no lone surrogate escape. */
+const NO_ESCAPES = { surrogateEscapes: false };
 
 /** OPA's warning when a POST carries no `input` key (`types.MsgInputKeyMissing`). */
 const INPUT_MISSING_WARNING = { code: 'api_usage_warning', message: "'input' key missing from the request" };
@@ -86,13 +91,18 @@ function parsePostInput(body: Buffer): DecisionInput {
   if (text.trim() === '') return NO_INPUT;
   const prefix = 'body contains malformed input document';
   const parsed = parseJson(text, prefix);
-  const scan = scanRequestJson(body, prefix);
+  // Only a body longer than MAX_JSON_DEPTH can nest too deeply; that check comes first, as in OPA.
+  let scan = body.length > MAX_JSON_DEPTH ? scanRequestJson(body, prefix) : undefined;
   if (parsed === null) return NO_INPUT;
   if (typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw parseError(`expected a JSON object, got ${Array.isArray(parsed) ? 'an array' : `a ${typeof parsed}`}`);
   }
   const value = (parsed as Record<string, unknown>).input;
   if (value === undefined || value === null) return NO_INPUT;
+  // The usual body, `{"input": ...}` alone and without escapes, is read without a scan.
+  const sole = soleMemberSpan(body, parsed, INPUT_KEY);
+  if (sole !== undefined) return { json: inputJson(body, NO_ESCAPES, sole) };
+  scan ??= scanRequestJson(body, prefix);
   return { json: inputJson(body, scan, lastChild(scan.children, 'input')!) };
 }
 

@@ -82,7 +82,7 @@ export function makeDecision(
  * engine: the client's own bytes, so numbers reach the policy as written. Throws OPA's 400 when
  * `scan` found the body nested deeper than Go's JSON decoder accepts.
  */
-export function inputJson(bytes: Buffer, scan: JsonScan, span: { start: number; end: number }): Buffer {
+export function inputJson(bytes: Buffer, scan: Pick<JsonScan, 'surrogateEscapes'>, span: { start: number; end: number }): Buffer {
   let { start, end } = span;
   while (start < end && isSpace(bytes[start])) start++;
   while (end > start && isSpace(bytes[end - 1])) end--;

@@ -123,6 +123,19 @@ describe('GIVEN a server whose policies are active', () => {
     expect(general.body).toBe(lean.body);
   });
 
+  test.each([
+    ['alone', '{"input": {"n": 1}}'],
+    ['repeated (the last one counts)', '{"input": {"a": 1}, "input": {"b": 2}}'],
+    ['beside another member', '{"other": 1, "input": {"n": 2}}'],
+    ['holding a member of the same name', '{"input": {"input": 7}}'],
+    ['under an escaped key', '{"\\u0069nput": {"n": 5}}'],
+    ['with spaces around it', ' {\n "input" :\t[1, 2, {"x": "y"}] }\n'],
+  ])('WHEN the input is %s THEN the policy sees the input JSON.parse reads', async (_name, body) => {
+    const reply = await exchange(port, [post('/v1/data/app/echo/got', withLength(body), body)]);
+
+    expect(JSON.parse(reply.body)).toEqual({ result: { input: (JSON.parse(body) as { input: unknown }).input } });
+  });
+
   test('WHEN a body of known length arrives in several writes THEN the lean path joins them in order', async () => {
     const head = `POST /v1/data/app/rbac/allow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${withLength(BODY)}\r\n`;
     const whole = await exchange(port, [head + BODY]);
