@@ -33,10 +33,23 @@ export const LAYER_LAYOUT = {
   /** The rest of the runtime, loaded once the extension is registered. */
   RUNTIME_MAIN_FILE: 'main.js',
   CONFIG_FILE: 'config.json',
-  /** Bundles embedded at synth, `<name>.tar.gz`, in a folder beside the config file. */
+  /**
+   * Bundles embedded at synth, in a folder beside the config file: `<name>.tar`, the archive
+   * inflated at synth so that init reads it without gunzip, or `<name>.tar.gz` as given when it
+   * inflates to more than {@link EMBEDDED_TAR_MAX_BYTES} (Lambda counts a layer's unzipped size).
+   */
   BUNDLES_DIR: 'bundles',
   BUNDLE_SUFFIX: '.tar.gz',
+  TAR_BUNDLE_SUFFIX: '.tar',
 } as const;
+
+/**
+ * The largest inflated archive the construct embeds as `<name>.tar`. Reading a `.tar.gz` at init
+ * costs a few milliseconds of gunzip machinery (a stream and libuv's thread pool) whatever its
+ * size; beyond this size, the layer's unzipped size (250 MB for a function and all its layers)
+ * matters more.
+ */
+export const EMBEDDED_TAR_MAX_BYTES = 4 * 1024 * 1024;
 
 /** Environment variables: the one the construct gives every function, and those the runtime reads. */
 export const ENV = {

@@ -11,11 +11,14 @@ export type ExtensionErrorReason =
   | 'PluginStartFailed'
   | 'UnexpectedError';
 
-/** Base class of every error the extension raises on purpose. */
+/**
+ * Base class of every error the extension raises on purpose. Each class names itself in a string
+ * (`this.name`, which logs show): the bundled runtime is minified without keeping function names.
+ */
 export class ExtensionError extends Error {
   public constructor(public readonly reason: ExtensionErrorReason, message: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = new.target.name;
+    this.name = 'ExtensionError';
   }
 
   /** The value of `Lambda-Extension-Function-Error-Type`. */
@@ -28,6 +31,7 @@ export class ExtensionError extends Error {
 export class ConfigError extends ExtensionError {
   public constructor(message: string, options?: { cause?: unknown }) {
     super('ConfigInvalid', message, options);
+    this.name = 'ConfigError';
   }
 }
 
@@ -35,6 +39,7 @@ export class ConfigError extends ExtensionError {
 export class BundleError extends ExtensionError {
   public constructor(public readonly bundle: string, message: string, options?: { cause?: unknown }) {
     super('BundleActivationFailed', `bundle ${bundle}: ${message}`, options);
+    this.name = 'BundleError';
   }
 }
 

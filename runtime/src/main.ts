@@ -21,7 +21,7 @@ import { ExtensionEnvironment } from './config/env';
 import { parseExtensionConfig } from './config/extension-config';
 import type { ReportingPluginFactoryOptions } from './contracts/plugin-factory';
 import type { Bundle } from './engine/bundle';
-import { readBundle } from './engine/bundle-reader';
+import { readBundle, readTarBundle } from './engine/bundle-reader';
 import { PolicyEngine } from './engine/policy-engine';
 import { BundleError, errorMessage } from './errors';
 import { ExtensionsApiClient } from './lambda/extensions-api-client';
@@ -169,20 +169,28 @@ async function start(env: ExtensionEnvironment, logger: Logger, listener: EarlyL
   };
 }
 
-/** Every `<name>.tar.gz` embedded in the layer at synth time, in name order, read as downloads are. */
+/**
+ * Every bundle embedded in the layer at synth, `<name>.tar` (inflated at synth) or `<name>.tar.gz`,
+ * in name order, read as downloads are.
+ */
 async function readEmbeddedBundles(dir: string): Promise<Bundle[]> {
   if (!fs.existsSync(dir)) return [];
-  const names = fs.readdirSync(dir).filter((f) => f.endsWith(LAYER_LAYOUT.BUNDLE_SUFFIX)).sort();
+  const { BUNDLE_SUFFIX, TAR_BUNDLE_SUFFIX } = LAYER_LAYOUT;
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith(TAR_BUNDLE_SUFFIX) || f.endsWith(BUNDLE_SUFFIX));
+  const named = files.map((file) => ({ file, name: file.slice(0, -(file.endsWith(TAR_BUNDLE_SUFFIX) ? TAR_BUNDLE_SUFFIX : BUNDLE_SUFFIX).length) }));
+  named.sort((a, b) => (a.name !== b.name ? (a.name < b.name ? -1 : 1) : a.file < b.file ? -1 : 1));
+  for (let i = 1; i < named.length; i++) {
+    if (named[i].name === named[i - 1].name) throw new BundleError(named[i].name, `embedded twice, as ${named[i - 1].file} and ${named[i].file}`);
+  }
   const bundles: Bundle[] = [];
-  for (const file of names) {
-    const name = file.slice(0, -LAYER_LAYOUT.BUNDLE_SUFFIX.length);
+  for (const { file, name } of named) {
     let archive: Buffer;
     try {
       archive = fs.readFileSync(path.join(dir, file));
     } catch (err) {
       throw new BundleError(name, `cannot read ${path.join(dir, file)}: ${errorMessage(err)}`, { cause: err });
     }
-    bundles.push(await readBundle(name, archive));
+    bundles.push(await (file.endsWith(TAR_BUNDLE_SUFFIX) ? readTarBundle(name, archive) : readBundle(name, archive)));
   }
   return bundles;
 }

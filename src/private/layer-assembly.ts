@@ -1,8 +1,9 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import { OpaBundleBinding } from './bundle-binding';
-import { LAYER_LAYOUT } from '../layer-contract';
+import { EMBEDDED_TAR_MAX_BYTES, LAYER_LAYOUT } from '../layer-contract';
 
 /**
  * The layer template built by `bundle:runtime`: the launcher and the runtime with every dependency
@@ -20,11 +21,12 @@ export interface LayerContents {
 /**
  * Lays the layer out in a fresh folder, as Lambda will unpack it at /opt:
  * `extensions/opa`, `opa-extension/index.js` and `main.js`, `opa-extension/config.json`,
- * `opa-extension/bundles/<name>.tar.gz`. The asset hash comes from the contents.
+ * `opa-extension/bundles/<name>.tar` (or `.tar.gz`, see {@link embedBundle}). The asset hash comes
+ * from the contents.
  */
 export function assembleLayer(contents: LayerContents): string {
   const { LAUNCHER_DIR, LAUNCHER_NAME, RUNTIME_DIR: RUNTIME, RUNTIME_FILE, RUNTIME_MAIN_FILE } = LAYER_LAYOUT;
-  const { CONFIG_FILE, BUNDLES_DIR, BUNDLE_SUFFIX } = LAYER_LAYOUT;
+  const { CONFIG_FILE, BUNDLES_DIR } = LAYER_LAYOUT;
   const launcher = path.join(RUNTIME_DIR, LAUNCHER_DIR, LAUNCHER_NAME);
   const runtime = path.join(RUNTIME_DIR, RUNTIME, RUNTIME_FILE);
   const runtimeMain = path.join(RUNTIME_DIR, RUNTIME, RUNTIME_MAIN_FILE);
@@ -42,8 +44,24 @@ export function assembleLayer(contents: LayerContents): string {
   fs.copyFileSync(runtime, path.join(dir, RUNTIME, RUNTIME_FILE));
   fs.copyFileSync(runtimeMain, path.join(dir, RUNTIME, RUNTIME_MAIN_FILE));
   fs.writeFileSync(path.join(dir, RUNTIME, CONFIG_FILE), JSON.stringify(contents.config, null, 2) + '\n');
-  for (const bundle of contents.embedded) {
-    fs.copyFileSync(bundle.embeddedFile!, path.join(dir, RUNTIME, BUNDLES_DIR, `${bundle.name}${BUNDLE_SUFFIX}`));
-  }
+  for (const bundle of contents.embedded) embedBundle(bundle.embeddedFile!, path.join(dir, RUNTIME, BUNDLES_DIR, bundle.name));
   return dir;
+}
+
+/**
+ * Writes the archive at `file` as `<base>.tar`, inflated, so that init reads it without gunzip; or
+ * as `<base>.tar.gz`, unchanged, when it inflates to more than EMBEDDED_TAR_MAX_BYTES, or does not
+ * inflate at all: the layer's check (`checkEmbeddedBundles`) then refuses it with the message of
+ * the extension's own reader.
+ */
+function embedBundle(file: string, base: string): void {
+  const archive = fs.readFileSync(file);
+  let tar: Buffer | undefined;
+  try {
+    tar = zlib.gunzipSync(archive, { maxOutputLength: EMBEDDED_TAR_MAX_BYTES });
+  } catch {
+    tar = undefined;
+  }
+  if (tar) fs.writeFileSync(`${base}${LAYER_LAYOUT.TAR_BUNDLE_SUFFIX}`, tar);
+  else fs.writeFileSync(`${base}${LAYER_LAYOUT.BUNDLE_SUFFIX}`, archive);
 }

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
-import { readBundle } from '../../runtime/src/engine/bundle-reader';
+import { readTarBundle } from '../../runtime/src/engine/bundle-reader';
 import { PolicyEngine } from '../../runtime/src/engine/policy-engine';
 import { OpaBundle, OpaExtensionLayer, OpaExtensionLayerProps } from '../../src';
 import { unpack } from '../support/authz-bundles';
@@ -55,13 +55,13 @@ function rbacDirectory(name = 'authz'): string {
   }, name);
 }
 
-/** Synthesizes the layer on a function; returns the asset hash and the embedded archive named `name`. */
+/** Synthesizes the layer on a function; returns the asset hash and the embedded archive named `name` (a small bundle is embedded as a plain tar). */
 function synth(props: OpaExtensionLayerProps, name = 'authz'): { hash: string; archive: Buffer } {
   const layer = synthesizeLayer(props);
   cleanups.push(layer.dispose);
   return {
     hash: path.basename(layer.layerDir),
-    archive: fs.readFileSync(path.join(layer.layerDir, 'opa-extension', 'bundles', `${name}.tar.gz`)),
+    archive: fs.readFileSync(path.join(layer.layerDir, 'opa-extension', 'bundles', `${name}.tar`)),
   };
 }
 
@@ -93,7 +93,7 @@ describe('OpaBundle.fromAsset(directory)', () => {
     const files = await unpack(archive);
     expect(Object.keys(files)).toEqual(['.manifest', 'app/rbac/bindings/data.yaml', 'app/rbac/grants/data.json', 'policy.wasm']);
     expect(files['policy.wasm'].equals(rbacWasm)).toBe(true);
-    const bundle = await readBundle('authz', archive);
+    const bundle = await readTarBundle('authz', archive);
     expect(bundle.data).toEqual({ app: { rbac: { bindings: { alice: ['admin'], bob: ['reader'] }, grants: RBAC_DATA.grants } } });
     const engine = new PolicyEngine();
     engine.activate(bundle);
@@ -176,7 +176,7 @@ describe('OpaBundle.fromRego', () => {
 
     const { archive } = synth({ bundle: OpaBundle.fromRego(dir, { entrypoints: ['app/rbac/allow'], opaBinary: OPA_BIN, revision: 'r42' }) }, 'rbac');
 
-    const bundle = await readBundle('rbac', archive);
+    const bundle = await readTarBundle('rbac', archive);
     expect(bundle.manifest).toMatchObject({ revision: 'r42', wasm: [{ entrypoint: 'app/rbac/allow', module: '/policy.wasm' }] });
     const engine = new PolicyEngine();
     engine.activate(bundle);

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import { App, CfnParameter, Duration, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -144,7 +145,10 @@ describe('OpaExtensionLayer', () => {
     expect(fs.readdirSync(path.join(dir, 'extensions'))).toEqual(['opa']);
     expect(fs.statSync(path.join(dir, 'extensions', 'opa')).mode.toString(8)).toMatch(/755$/);
     expect(fs.existsSync(path.join(dir, 'opa-extension', 'index.js'))).toBe(true);
-    expect(fs.readdirSync(path.join(dir, 'opa-extension', 'bundles')).sort()).toEqual(['authz.tar.gz', 'second.tar.gz']);
+    // Small bundles are inflated at synth, so that init reads them without gunzip.
+    expect(fs.readdirSync(path.join(dir, 'opa-extension', 'bundles')).sort()).toEqual(['authz.tar', 'second.tar']);
+    expect(fs.readFileSync(path.join(dir, 'opa-extension', 'bundles', 'authz.tar')).equals(zlib.gunzipSync(fs.readFileSync(bundleFile)))).toBe(true);
+    expect(fs.readFileSync(path.join(dir, 'opa-extension', 'bundles', 'second.tar')).equals(zlib.gunzipSync(fs.readFileSync(secondFile)))).toBe(true);
     expect(JSON.parse(fs.readFileSync(path.join(dir, 'opa-extension', 'config.json'), 'utf8'))).toEqual({
       labels: { team: 'payments' },
       default_decision: '/app/main',
@@ -158,6 +162,19 @@ describe('OpaExtensionLayer', () => {
         },
       },
     });
+  });
+
+  test('GIVEN a bundle that inflates to more than 4 MiB THEN the layer embeds the archive as given, still compressed (Lambda counts a layer unzipped)', async () => {
+    const big = path.join(workDir, 'big.tar.gz');
+    fs.writeFileSync(big, await buildAuthz('rev-big', { files: { 'authz/filler/data.json': JSON.stringify({ text: 'x'.repeat(5 * 1024 * 1024) }) } }));
+    expect(fs.statSync(big).size).toBeLessThan(1024 * 1024);
+    const stack = newStack();
+    const opa = new OpaExtensionLayer(stack, 'Opa', { bundle: OpaBundle.fromAsset(big, { name: 'authz' }) });
+
+    const dir = layerContents(stack, opa);
+
+    expect(fs.readdirSync(path.join(dir, 'opa-extension', 'bundles'))).toEqual(['authz.tar.gz']);
+    expect(fs.readFileSync(path.join(dir, 'opa-extension', 'bundles', 'authz.tar.gz')).equals(fs.readFileSync(big))).toBe(true);
   });
 
   test('GIVEN no options THEN config.json holds only the port, so the extension defaults apply', () => {

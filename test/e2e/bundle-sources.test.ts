@@ -71,5 +71,5 @@ test('GIVEN a layer with a Rego bundle and a directory bundle WHEN the function 
   ];
 
   expect(decisions.map((d) => d.result)).toEqual([true, false, true, false].map((result) => ({ status: 200, body: { result } })));
-  expect(fs.readdirSync(path.join(layer.layerDir, 'opa-extension', 'bundles')).sort()).toEqual(['billing.tar.gz', 'rbac.tar.gz']);
+  expect(fs.readdirSync(path.join(layer.layerDir, 'opa-extension', 'bundles')).sort()).toEqual(['billing.tar', 'rbac.tar']);
 });

@@ -76,6 +76,27 @@ describe('GIVEN the layer with an embedded RBAC bundle', () => {
     expect(res.result).toEqual({ status: 200, body: { result: allowed } });
   });
 
+  test('WHEN the bundle is embedded as a .tar.gz (one that inflates past what the construct inflates at synth) THEN init activates it all the same', async () => {
+    const bundles = path.join(layer.layerDir, 'opa-extension', 'bundles');
+    expect(fs.readdirSync(bundles)).toEqual(['authz.tar']);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'opa-e2e-gzipped-'));
+    try {
+      fs.cpSync(layer.layerDir, dir, { recursive: true });
+      fs.rmSync(path.join(dir, 'opa-extension', 'bundles', 'authz.tar'));
+      fs.copyFileSync(bundleFile.file, path.join(dir, 'opa-extension', 'bundles', 'authz.tar.gz'));
+      const emu = emulate(dir);
+
+      expect(await emu.start()).toMatchObject({ ok: true });
+
+      expect((await emu.invoke({ path: 'app/rbac/allow', input: { user: 'alice', action: 'write' } })).result).toEqual({ status: 200, body: { result: true } });
+      expect(emu.jsonLines('opa').find((l) => l.msg === 'bundle activated')).toMatchObject({ name: 'authz', source: 'embedded' });
+    } finally {
+      await emulator?.close();
+      emulator = undefined;
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('WHEN the function asks through the official OPA SDK THEN it gets the same decisions', async () => {
     const emu = emulate();
     await emu.start();
@@ -106,10 +127,11 @@ describe('GIVEN the layer with an embedded RBAC bundle', () => {
 
 describe('GIVEN a layer that cannot start', () => {
   test.each([
-    ['a corrupt bundle', 'opa-extension/bundles/authz.tar.gz', 'this is not a gzip archive', 'Extension.BundleActivationFailed', /bundle authz/],
-    ['an invalid config', 'opa-extension/config.json', JSON.stringify({ plugins: { lambda_extension: { trigger_timeout: '7s' } } }), 'Extension.ConfigInvalid', /trigger_timeout/],
-    ['config that is not JSON', 'opa-extension/config.json', '{ "plugins": ', 'Extension.ConfigInvalid', /not valid JSON/],
-  ])('WHEN the layer holds %s THEN the extension reports an init error of the right type and exits non-zero', async (_, file, contents, errorType, message) => {
+    ['a corrupt bundle', 'opa-extension/bundles/authz.tar', 'this is not a tar archive', 'Extension.BundleActivationFailed', /bundle authz: bundle is not a tar archive/, 'BundleError'],
+    ['a bundle embedded twice', 'opa-extension/bundles/authz.tar.gz', 'a second authz', 'Extension.BundleActivationFailed', /bundle authz: embedded twice, as authz.tar and authz.tar.gz/, 'BundleError'],
+    ['an invalid config', 'opa-extension/config.json', JSON.stringify({ plugins: { lambda_extension: { trigger_timeout: '7s' } } }), 'Extension.ConfigInvalid', /trigger_timeout/, 'ConfigError'],
+    ['config that is not JSON', 'opa-extension/config.json', '{ "plugins": ', 'Extension.ConfigInvalid', /not valid JSON/, 'ConfigError'],
+  ])('WHEN the layer holds %s THEN the extension reports an init error of the right type, logs the error by its name, and exits non-zero', async (_, file, contents, errorType, message, errorName) => {
     const dir = alteredLayer(file, contents);
     try {
       const emu = emulate(dir);
@@ -120,6 +142,8 @@ describe('GIVEN a layer that cannot start', () => {
       const initError = emu.events.find((e) => e.type === 'init-error');
       expect(initError).toMatchObject({ source: 'opa', errorType });
       expect(String(initError?.errorMessage)).toMatch(message);
+      // The runtime is minified without keeping function names: the error's class names itself.
+      expect(emu.jsonLines('opa').find((l) => l.msg === 'extension init failed')).toMatchObject({ errorType, error: { name: errorName } });
       const exit = emu.events.find((e) => e.type === 'exit' && e.source === 'opa');
       expect(exit?.exitCode).not.toBe(0);
     } finally {

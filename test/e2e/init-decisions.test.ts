@@ -89,7 +89,7 @@ describe('GIVEN a layer whose second embedded bundle cannot be activated beside 
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'opa-e2e-overlap-'));
     fs.cpSync(layer.layerDir, dir, { recursive: true });
     const bundles = path.join(dir, 'opa-extension', 'bundles');
-    fs.copyFileSync(path.join(bundles, 'authz.tar.gz'), path.join(bundles, 'zz.tar.gz'));
+    fs.copyFileSync(path.join(bundles, 'authz.tar'), path.join(bundles, 'zz.tar'));
     try {
       const emu = emulate(dir);
 

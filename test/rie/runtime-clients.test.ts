@@ -142,7 +142,7 @@ describe('GIVEN a layer whose embedded bundle is corrupt, under RIE', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'opa-rie-corrupt-'));
     dirs.push(dir);
     fs.cpSync(layer.layerDir, dir, { recursive: true });
-    fs.writeFileSync(path.join(dir, 'opa-extension', 'bundles', 'authz.tar.gz'), 'this is not a gzip archive');
+    fs.writeFileSync(path.join(dir, 'opa-extension', 'bundles', 'authz.tar'), 'this is not a tar archive');
     rie = await RieProcess.start({ layerDir: dir, command: ['node', NODE_RIC, 'decide.handler'], taskRoot: FIXTURES, environment: layer.environment });
 
     const res = await rie.invoke({ input: CASES[0].input });

@@ -5,7 +5,7 @@
  */
 import { packBundle } from './bundle-archive';
 import { buildWasmBundle, WasmBundleOptions } from './opa';
-import { readBundleArchive } from '../../runtime/src/engine/bundle-archive';
+import { readBundleArchive, readTarArchive } from '../../runtime/src/engine/bundle-archive';
 
 export const AUTHZ_ENTRYPOINTS = ['authz/allow', 'authz/revision'];
 
@@ -26,9 +26,14 @@ export function buildAuthz(
   });
 }
 
-/** The files of a `.tar.gz`, by path without a leading `/`, read by the extension's own reader. */
+/**
+ * The files of a `.tar.gz` (or of a plain `.tar`, as the construct embeds small bundles), by path
+ * without a leading `/`, read by the extension's own reader.
+ */
 export async function unpack(archive: Buffer): Promise<Record<string, Buffer>> {
-  const files = await readBundleArchive('fixture', archive, { maxFileBytes: 2 ** 30, maxTotalBytes: 2 ** 30 });
+  const limits = { maxFileBytes: 2 ** 30, maxTotalBytes: 2 ** 30 };
+  const gzip = archive[0] === 0x1f && archive[1] === 0x8b;
+  const files = gzip ? await readBundleArchive('fixture', archive, limits) : readTarArchive('fixture', archive, limits);
   return Object.fromEntries(files.map((f) => [f.path, f.data]));
 }
 

@@ -1,8 +1,8 @@
 /**
- * The one reader of bundle archives (`.tar.gz`). Downloaded, persisted and embedded bundles all
- * pass through it, and everything that judges a bundle (size limits, the signature, activation)
- * reads the list of files it returns: nothing reads the archive a second time, so no two parsers
- * can disagree about what a bundle holds.
+ * The one reader of bundle archives (`.tar.gz`, and the `.tar` the construct embeds). Downloaded,
+ * persisted and embedded bundles all pass through it, and everything that judges a bundle (size
+ * limits, the signature, activation) reads the list of files it returns: nothing reads the archive
+ * a second time, so no two parsers can disagree about what a bundle holds.
  *
  * Header blocks are decoded by node-tar's `Header` and pax records by its `Pax`; this module owns
  * the rules of what it accepts, which are stricter than tar itself and at least as strict as OPA's
@@ -87,6 +87,18 @@ export async function readBundleArchive(bundle: string, archive: Buffer, limits:
   } finally {
     gunzip.destroy();
   }
+  return reader.finish();
+}
+
+/**
+ * Reads the files of an uncompressed tar archive, as the construct embeds a small bundle
+ * (`<name>.tar`, see `LAYER_LAYOUT`), by the same rules and limits as {@link readBundleArchive}:
+ * it costs no gunzip (a stream, and a trip through libuv's thread pool). Every problem is a
+ * {@link BundleError} naming `bundle`.
+ */
+export function readTarArchive(bundle: string, archive: Buffer, limits: ArchiveLimits): BundleFile[] {
+  const reader = new TarReader(bundle, limits);
+  reader.push(archive);
   return reader.finish();
 }
 

@@ -6,7 +6,7 @@
  */
 import { parse as parseYaml } from 'yaml';
 import { Bundle, BundleManifest, WasmResolver } from './bundle';
-import { ArchiveLimits, archiveLimits, BundleFile, readBundleArchive } from './bundle-archive';
+import { ArchiveLimits, archiveLimits, BundleFile, readBundleArchive, readTarArchive } from './bundle-archive';
 import { rootsContain, rootsOverlap, splitPath } from './bundle-roots';
 import { DocumentBuilder, isPlainObject, setOwn } from './documents';
 import { BundleError } from '../errors';
@@ -19,6 +19,11 @@ export async function readBundle(
   name: string, archive: Buffer, limits: ArchiveLimits = archiveLimits(), signal?: AbortSignal,
 ): Promise<Bundle> {
   return parseBundle(name, await readBundleArchive(name, archive, limits, signal), signal);
+}
+
+/** Reads an uncompressed tar archive (an embedded `<name>.tar`) and its bundle: {@link readTarArchive}, then {@link parseBundle}. */
+export async function readTarBundle(name: string, archive: Buffer, limits: ArchiveLimits = archiveLimits()): Promise<Bundle> {
+  return parseBundle(name, readTarArchive(name, archive, limits));
 }
 
 /**

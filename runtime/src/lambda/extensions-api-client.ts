@@ -26,6 +26,7 @@ export class ExtensionsApiError extends ExtensionError {
     options?: { cause?: unknown },
   ) {
     super(reason, message, options);
+    this.name = 'ExtensionsApiError';
   }
 }
 

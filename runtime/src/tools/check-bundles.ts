@@ -1,6 +1,7 @@
 /**
  * Checks the bundles a layer embeds the way the extension reads them at init (`main.ts`,
- * `readEmbeddedBundles`): each archive read by the one bundle reader with the default limits, then
+ * `readEmbeddedBundles`): each archive read by the one bundle reader with the default limits (the
+ * layer holds a small one inflated, `.tar`, which init reads by the same tar rules), then
  * all activated in one engine in name order, so that Wasm that does not load, a manifest entrypoint
  * a module does not export, data that does not parse and bundles that collide fail at synth with
  * the message init would have failed with.
