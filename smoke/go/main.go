@@ -130,7 +130,7 @@ func contains(list []interface{}, v interface{}) bool {
 func checkLayerContents(outdir string, layer object) {
 	key := fmt.Sprint(asMap(asMap(layer["Properties"])["Content"])["S3Key"])
 	folder := filepath.Join(outdir, "asset."+strings.TrimSuffix(key, ".zip"), "opa-extension")
-	embedded := filepath.Join(folder, "bundles", "authz.tar.gz")
+	embedded := filepath.Join(folder, "bundles", "authz.tar")
 	info, err := os.Stat(embedded)
 	check(err == nil && info.Mode().IsRegular() && info.Size() > 0, "layer: no embedded bundle at %s", embedded)
 	var config object
@@ -147,7 +147,7 @@ func checkLayerContents(outdir string, layer object) {
 	}
 	sort.Strings(names)
 	check(reflect.DeepEqual(names, []string{"rbac"}), "layer: config bundles are %v, expected [rbac]", names)
-	fmt.Printf("go: layer embeds authz.tar.gz; rbac's token comes from %v\n", tokenFrom)
+	fmt.Printf("go: layer embeds authz.tar (inflated at synth); rbac's token comes from %v\n", tokenFrom)
 }
 
 // checkUnansweredQuery expects synth to fail for a query no entrypoint of the Rego bundle answers

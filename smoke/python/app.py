@@ -71,7 +71,7 @@ def check_layer_contents(outdir, layer):
     with its token read from the secret (never the token itself)."""
     key = layer.get("Properties", {}).get("Content", {}).get("S3Key", "")
     folder = os.path.join(outdir, "asset." + key.removesuffix(".zip"), "opa-extension")
-    embedded = os.path.join(folder, "bundles", "authz.tar.gz")
+    embedded = os.path.join(folder, "bundles", "authz.tar")
     check(os.path.isfile(embedded) and os.path.getsize(embedded) > 0, f"layer: no embedded bundle at {embedded}")
     with open(os.path.join(folder, "config.json"), encoding="utf-8") as f:
         config = json.load(f)
@@ -79,7 +79,7 @@ def check_layer_contents(outdir, layer):
     expected = {"secrets_manager": {"secret_id": "${OPA_BUNDLES_RBAC_TOKEN_SECRET}", "json_field": "token"}}
     check(token_from == expected, f"layer: token_from is {token_from}, expected {expected}")
     check(sorted(config["bundles"]) == ["rbac"], f"layer: config bundles are {sorted(config['bundles'])}, expected ['rbac']")
-    print(f"python: layer embeds authz.tar.gz; rbac's token comes from {token_from}")
+    print(f"python: layer embeds authz.tar (inflated at synth); rbac's token comes from {token_from}")
 
 
 def check_other_runtimes():

@@ -183,7 +183,7 @@ public final class SmokeApp {
     private void checkLayerContents(final String outdir, final Map<String, Object> layer) throws IOException {
         String key = String.valueOf(asMap(asMap(asMap(layer).get("Properties")).get("Content")).get("S3Key"));
         Path folder = Path.of(outdir, "asset." + key.replaceFirst("\\.zip$", ""), "opa-extension");
-        Path embedded = folder.resolve("bundles").resolve("authz.tar.gz");
+        Path embedded = folder.resolve("bundles").resolve("authz.tar");
         check(Files.isRegularFile(embedded) && Files.size(embedded) > 0, "layer: no embedded bundle at " + embedded);
         // Jackson comes with the jsii runtime the package depends on.
         Map<String, Object> config = asMap(new ObjectMapper().readValue(folder.resolve("config.json").toFile(), Map.class));
@@ -192,7 +192,7 @@ public final class SmokeApp {
         check(expected.equals(tokenFrom), "layer: token_from is " + tokenFrom + ", expected " + expected);
         check(asMap(config.get("bundles")).keySet().equals(java.util.Set.of("rbac")),
                 "layer: config bundles are " + asMap(config.get("bundles")).keySet() + ", expected [rbac]");
-        System.out.println("java: layer embeds authz.tar.gz; rbac's token comes from " + tokenFrom);
+        System.out.println("java: layer embeds authz.tar (inflated at synth); rbac's token comes from " + tokenFrom);
     }
 
     private static OpaBundle regoBundle() {
