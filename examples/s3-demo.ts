@@ -24,6 +24,8 @@ const ROOT = path.resolve(__dirname, '..');
 const OPA = path.join(ROOT, '.tools', 'bin', 'opa');
 const OUT_DIR = path.join(__dirname, 'cdk.out.s3');
 const REGION = 'eu-west-1';
+/** The ETag the S3 stand-in gives the bundle. */
+const BUNDLE_ETAG = '"demo-1"';
 const CREDENTIALS = { accessKeyId: 'AKIADEMOEXAMPLE', secretAccessKey: 'demo/secret+key', sessionToken: 'demo-session-token' };
 
 const CASES = [
@@ -51,9 +53,13 @@ async function main(): Promise<number> {
       } else if (req.url !== `/policy-bucket/${BUNDLE_KEY}`) {
         console.log(`  [s3] ${req.method} ${req.url}: signature verified, no such key`);
         res.writeHead(404).end();
+      } else if (req.headers['if-none-match'] === BUNDLE_ETAG) {
+        // As S3 does: the extension polls with the ETag of its active bundle, an unchanged one costs a 304.
+        console.log(`  [s3] ${req.method} ${req.url}: signature verified, not modified (304)`);
+        res.writeHead(304, { etag: BUNDLE_ETAG }).end();
       } else {
         console.log(`  [s3] ${req.method} ${req.url}: signature verified, ${bundle.length} bytes`);
-        res.writeHead(200, { 'content-type': 'application/gzip', 'etag': '"demo-1"' }).end(bundle);
+        res.writeHead(200, { 'content-type': 'application/gzip', 'etag': BUNDLE_ETAG }).end(bundle);
       }
     };
     await s3.listen();
