@@ -384,15 +384,22 @@ describe('GIVEN the extension server with one bundle', () => {
     row.check?.(reply);
   });
 
-  test('WHEN a chunked body goes over the limit THEN it is refused like a declared one', async () => {
+  /** POSTs a chunked body to the RBAC decision, written by `write`; resolves with the parsed answer. */
+  function postChunked(write: (req: http.ClientRequest) => void): Promise<{ status: number; body: unknown }> {
     const port = Number(new URL(base).port);
-    const reply = await new Promise<{ status: number; body: unknown }>((resolve, reject) => {
+    return new Promise((resolve, reject) => {
       const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/v1/data/app/rbac/allow', headers: { 'Transfer-Encoding': 'chunked' } }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(Buffer.concat(chunks).toString()) }));
       });
       req.on('error', reject);
+      write(req);
+    });
+  }
+
+  test('WHEN a chunked body goes over the limit THEN it is refused like a declared one', async () => {
+    const reply = await postChunked((req) => {
       req.write('{"input": "');
       req.write('x'.repeat(MAX_BODY));
       req.end('"}');
@@ -404,15 +411,8 @@ describe('GIVEN the extension server with one bundle', () => {
 
   test('WHEN a body arrives in several chunks, one write at a time THEN it is read whole', async () => {
     // A one-chunk body is used as it is; a body in pieces must still be joined in order.
-    const port = Number(new URL(base).port);
     const pieces = ['{"input": {"user": "al', 'ice", "action": "wri', 'te", "type": "document"}}'];
-    const reply = await new Promise<{ status: number; body: unknown }>((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/v1/data/app/rbac/allow', headers: { 'Transfer-Encoding': 'chunked' } }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(Buffer.concat(chunks).toString()) }));
-      });
-      req.on('error', reject);
+    const reply = await postChunked((req) => {
       const writeNext = (i: number): void => {
         if (i === pieces.length - 1) {
           req.end(pieces[i]);
