@@ -131,7 +131,9 @@ function markdown(m: Machine, rows: Row[], failures: Record<string, string>, ela
       + `${SCALE.throughputSeconds / ROUNDS} s per level; cold start: one start each per round), so that load from elsewhere on the `
       + 'machine falls on both sides of a ratio alike.',
     '- cold start: as in Lambda, the emulator spawns the function\'s runtime (a second Node process) once the extension has registered; '
-      + 'from then on the two compete for the 2 cores, while `node -e 0` runs alone.',
+      + 'from then on the two compete for the 2 cores, while `node -e 0` runs alone. The first decision is timed in starts of its own: '
+      + 'its probe (a new connection every millisecond from the spawn on) competes for the cores too, so /register and the first '
+      + '/event/next are timed in starts without it.',
     '- the data.json steps\' extension cold start is mostly opa-wasm `setData` parsing the data into the Wasm heap (about 15× its JSON size).',
     '- targets are the project\'s aims, reported here and never asserted.',
     '',
