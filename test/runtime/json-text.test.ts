@@ -39,9 +39,9 @@ describe('scanJson', () => {
 });
 
 describe('soleMemberSpan', () => {
-  const INPUT = bytes('"input"');
+  const INPUT = '"input"';
   const sole = (text: string) => {
-    const span = soleMemberSpan(bytes(text), JSON.parse(text) as object, INPUT);
+    const span = soleMemberSpan(text, bytes(text), JSON.parse(text) as object, INPUT);
     return span && bytes(text).toString('utf8', span.start, span.end).trim();
   };
 
@@ -60,6 +60,7 @@ describe('soleMemberSpan', () => {
     ['an escaped key', '{"\\u0069nput": 5}'],
     ['an escape in a value', '{"input": "a\\"b"}'],
     ['a body longer than the depth limit', `{"input": "${'x'.repeat(MAX_JSON_DEPTH)}"}`],
+    ['a character of more than one byte (text and bytes indexed differently)', '{"input": "é"}'],
   ])('GIVEN %s WHEN read THEN it is left to a scan', (_, text) => {
     expect(sole(text)).toBeUndefined();
   });

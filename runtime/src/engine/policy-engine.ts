@@ -113,6 +113,8 @@ export class PolicyEngine {
     } catch (err) {
       throw new EvaluationError(entry.name, reasonOf(err), { cause: err });
     }
+    const scalar = rest.length === 0 ? scalarResult(resultSet) : undefined;
+    if (scalar !== undefined) return { resultJson: scalar };
     // The result set: `[]`, or `[{"result":<value>}]` as the Wasm engine writes it. A result may
     // be nested as deeply as the policy makes it: no depth limit here.
     const first = scanJson(resultSet, 0, resultSet.length, Infinity).children[0];
@@ -120,6 +122,25 @@ export class PolicyEngine {
     const sub = value && subDocumentSpan(resultSet, value, rest);
     return sub ? { resultJson: resultSet.toString('utf8', sub.start, sub.end) } : {};
   }
+}
+
+const RESULT_SET_PREFIX = Buffer.from('[{"result":');
+const OPEN_BRACE = 0x7b;
+const OPEN_BRACKET = 0x5b;
+
+/**
+ * The result of a set that holds one scalar (`[{"result":true}]`, most decisions), read without a
+ * scan; undefined for anything else. With neither brace nor bracket between the item's fixed
+ * start and the set's end, the set holds one item and its value is a scalar.
+ */
+function scalarResult(set: Buffer): string | undefined {
+  const start = RESULT_SET_PREFIX.length;
+  const end = set.length - 2; // before `}]`
+  if (end <= start || set.compare(RESULT_SET_PREFIX, 0, start, 0, start) !== 0 || set[end] !== 0x7d || set[end + 1] !== 0x5d) return undefined;
+  for (let i = start; i < end; i++) {
+    if (set[i] === OPEN_BRACE || set[i] === OPEN_BRACKET) return undefined;
+  }
+  return set.toString('utf8', start, end);
 }
 
 /** What {@link PolicyEngine.evaluateJson} answers: `resultJson` is absent when the document is undefined. */
@@ -191,7 +212,7 @@ function evaluateText(loaded: LoadedPolicy, entrypoint: number, input: Uint8Arra
     wasm.eval(ctx);
     resultAddr = wasm.opa_json_dump(wasm.opa_eval_ctx_get_result(ctx));
   }
-  const memory = Buffer.from(policy.mem.buffer);
+  const memory = memoryView(policy);
   const end = memory.indexOf(0, resultAddr);
   // Not a copy: a view of the Wasm heap, which the next evaluation reuses, so the caller reads it
   // before it returns (evaluateJson turns the part it answers into a string).
@@ -201,7 +222,21 @@ function evaluateText(loaded: LoadedPolicy, entrypoint: number, input: Uint8Arra
 function copyIn(policy: PolicyInternals, bytes: Uint8Array, addr: number): void {
   const missing = addr + bytes.byteLength - policy.mem.buffer.byteLength;
   if (missing > 0) policy.mem.grow(Math.ceil(missing / WASM_PAGE_BYTES));
-  new Uint8Array(policy.mem.buffer).set(bytes, addr);
+  memoryView(policy).set(bytes, addr);
+}
+
+/** The last memory viewed, and the view: a decision reads and writes the same memory each time. */
+let viewed: ArrayBuffer | undefined;
+let view = Buffer.alloc(0);
+
+/** A Buffer over the whole of the policy's memory, made again only when the memory changed (grew, or another policy's). */
+function memoryView(policy: PolicyInternals): Buffer {
+  const buffer = policy.mem.buffer;
+  if (buffer !== viewed) {
+    view = Buffer.from(buffer);
+    viewed = buffer;
+  }
+  return view;
 }
 
 function compileModules(bundle: Bundle): Map<string, WasmModule> {

@@ -15,7 +15,7 @@ import { lastChild, MAX_JSON_DEPTH, soleMemberSpan } from '../json-text';
 const NO_INPUT: DecisionInput = {};
 
 /** The member of a POST body that holds the input, as soleMemberSpan looks for it. */
-const INPUT_KEY = Buffer.from('"input"');
+const INPUT_KEY = '"input"';
 /** A body without a backslash has no escape, so no lone surrogate escape. */
 const NO_ESCAPES = { surrogateEscapes: false };
 
@@ -100,7 +100,7 @@ function parsePostInput(body: Buffer): DecisionInput {
   const value = (parsed as Record<string, unknown>).input;
   if (value === undefined || value === null) return NO_INPUT;
   // The usual body, `{"input": ...}` alone and without escapes, is read without a scan.
-  const sole = soleMemberSpan(body, parsed, INPUT_KEY);
+  const sole = soleMemberSpan(text, body, parsed, INPUT_KEY);
   if (sole !== undefined) return { json: inputJson(body, NO_ESCAPES, sole) };
   scan ??= scanRequestJson(body, prefix);
   return { json: inputJson(body, scan, lastChild(scan.children, 'input')!) };

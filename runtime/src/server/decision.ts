@@ -108,8 +108,26 @@ export function provenance(ctx: DecisionContext): Record<string, unknown> {
   return Object.keys(bundles).length > 0 ? { version: ctx.version, bundles } : { version: ctx.version };
 }
 
-/** Each segment is decoded on its own, so `%2F` stays inside its segment. */
-export function pathSegments(rest: string): string[] {
+/** Paths decoded, by their text: a function asks the same few paths again and again. */
+const SEGMENTS = new Map<string, readonly string[]>();
+/** Paths kept, and the longest path kept: a client asking ever new paths costs a bounded memory. */
+const SEGMENTS_MAX_ENTRIES = 256;
+const SEGMENTS_MAX_LENGTH = 256;
+
+/** Each segment is decoded on its own, so `%2F` stays inside its segment. Callers never change the array. */
+export function pathSegments(rest: string): readonly string[] {
+  let segments = SEGMENTS.get(rest);
+  if (segments === undefined) {
+    segments = decodeSegments(rest);
+    if (rest.length <= SEGMENTS_MAX_LENGTH) {
+      if (SEGMENTS.size >= SEGMENTS_MAX_ENTRIES) SEGMENTS.clear();
+      SEGMENTS.set(rest, segments);
+    }
+  }
+  return segments;
+}
+
+function decodeSegments(rest: string): string[] {
   if (rest === '') return [];
   const segments = rest.split('/');
   // The usual path (`app/rbac/allow`) has nothing to decode and no empty segment.

@@ -166,6 +166,27 @@ describe('PolicyEngine', () => {
     test('WHEN there is no input THEN a rule on input is undefined', () => {
       expect(engine.evaluate('app/multi/echo', undefined)).toEqual({});
     });
+
+    test.each([
+      ['true', 'true'],
+      ['null', 'null'],
+      ['a number', '-12.5e3'],
+      ['a string that holds the end of a result set', '"}],{\\"result\\":[{"'],
+      ['a string that holds another member', '"a\\",\\"x\\":2"'],
+      ['an object', '{"a":[1,{"b":"}"}]}'],
+      ['an empty array', '[]'],
+    ])('WHEN the result is %s THEN evaluateJson answers its JSON', (_what, json) => {
+      const answered = engine.evaluateJson('app/multi/echo', Buffer.from(json)).resultJson!;
+      expect(JSON.parse(answered)).toEqual(JSON.parse(json));
+    });
+
+    test('WHEN an input grows the Wasm memory THEN that evaluation and the next read the new memory', () => {
+      const small = { name: 'small' };
+      const large = { name: 'x'.repeat(8 * 1024 * 1024) };
+      expect(engine.evaluate('app/multi/echo', small)).toEqual({ result: small });
+      expect(engine.evaluate('app/multi/echo', large)).toEqual({ result: large });
+      expect(engine.evaluate('app/multi/greeting', small)).toEqual({ result: 'hello small' });
+    });
   });
 
   describe('GIVEN a policy that fails at run time with a conflict', () => {

@@ -117,6 +117,8 @@ const rows: Row[] = [
   { name: 'an exact number to POST /v0/data', method: 'POST', path: '/v0/data/app/echo/got', body: '[12345678901234567890]', sameText: true },
   { name: 'an exact number, pretty', method: 'POST', path: '/v1/data/app/echo/got?pretty', body: '{"input": [9007199254740993, {"a": 1e400}]}', sameText: true },
   { name: 'a lone surrogate', method: 'POST', path: '/v1/data/app/echo/got', body: '{"input": ["\\ud800", "\\udc00x", "\\ud83d\\ude00"]}' },
+  { name: 'characters of two, three and four bytes', method: 'POST', path: '/v1/data/app/echo/got', body: '{"input": {"name": "José", "x": "€ 😀"}}', sameText: true },
+  { name: 'bytes that are not UTF-8', method: 'POST', path: '/v1/data/app/echo/got', body: Buffer.from([...Buffer.from('{"input": "a'), 0xff, 0xc3, ...Buffer.from('b"}')]) },
   // Deeper input (5,000 and 10,000 levels, past OPA's limit) is in test/e2e/opa-exactness.test.ts: the
   // Wasm engine needs the stack the launcher gives it, and such bodies pass this server's 4 KB limit.
   { name: 'input nested 2,000 levels', method: 'POST', path: '/v1/data/app/echo/got', body: `{"input": ${'['.repeat(2000)}${']'.repeat(2000)}}`, sameText: true },
