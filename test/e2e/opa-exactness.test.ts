@@ -15,6 +15,7 @@ import { LambdaEmulator } from '../../emulator/src';
 import { childOf } from '../../runtime/src/json-text';
 import { OpaBundle, OpaExtensionLayerProps } from '../../src';
 import { RawRequest, send } from '../support/http-client';
+import { lambdaNodes } from '../support/lambda-nodes';
 import { freePort, mergeLayers, synthesizeLayer } from '../support/layer';
 import { buildWasmBundle } from '../support/opa';
 import { buildRegoBundle, OpaServer, startOpaServer } from '../support/opa-server';
@@ -67,6 +68,8 @@ interface SideBySideOptions {
   readonly layer?: Partial<OpaExtensionLayerProps>;
   /** The function's runtime: a Node.js one runs the extension on its own node, others on the Node.js layer's. */
   readonly runtime?: lambda.Runtime;
+  /** The PATH of the emulator's processes, where the launcher finds a Node.js runtime's node. @default this process's */
+  readonly path?: string;
 }
 
 async function startSideBySide(entrypoints: string[], options: SideBySideOptions = {}): Promise<SideBySide> {
@@ -79,7 +82,8 @@ async function startSideBySide(entrypoints: string[], options: SideBySideOptions
   const layer = synthesizeLayer({ bundle: OpaBundle.fromAsset(path.join(dir, 'exact.wasm.tar.gz'), { name: 'exact' }), port, ...options.layer }, options.runtime);
   // The function's layers unpacked side by side, as Lambda unpacks them at /opt.
   const opt = mergeLayers(layer.layerDirs);
-  const emulator = new LambdaEmulator({ layerDir: opt.dir, handler: { file: path.join(__dirname, 'fixtures', 'decision-handler.js') }, environment: layer.environment });
+  const environment = options.path === undefined ? layer.environment : { ...layer.environment, PATH: options.path };
+  const emulator = new LambdaEmulator({ layerDir: opt.dir, handler: { file: path.join(__dirname, 'fixtures', 'decision-handler.js') }, environment });
   const stop = async () => {
     await emulator.close();
     await opa.stop();
@@ -95,16 +99,17 @@ async function startSideBySide(entrypoints: string[], options: SideBySideOptions
   return { extensionUrl: `http://127.0.0.1:${port}`, opa, emulator, stop };
 }
 
-// The launcher's flags on both binaries it may start: the runtime's own node (a Node.js function)
-// and the Node.js layer's (a Python function's two layers, unpacked side by side as at /opt).
+// The launcher's flags on every binary it may start: the runtime's own node (a Node.js function,
+// each major Lambda runs) and the Node.js layer's (a Python function's two layers, unpacked side by
+// side as at /opt).
 describe.each([
-  ['the runtime\'s node', lambda.Runtime.NODEJS_20_X],
-  ['the Node.js layer\'s binary', lambda.Runtime.PYTHON_3_13],
-])('GIVEN the built layer, the extension on %s, and OPA with the same policy', (_, runtime) => {
+  ...lambdaNodes().map((node): [string, lambda.Runtime, string | undefined] => [node.name, node.runtime, node.path]),
+  ['the Node.js layer\'s binary', lambda.Runtime.PYTHON_3_13, undefined],
+])('GIVEN the built layer, the extension on %s, and OPA with the same policy', (_, runtime, nodePath) => {
   let pair: SideBySide;
 
   beforeAll(async () => {
-    pair = await startSideBySide(['app/exact/echo', 'app/exact/is_big', 'app/exact/from_yaml'], { runtime });
+    pair = await startSideBySide(['app/exact/echo', 'app/exact/is_big', 'app/exact/from_yaml'], { runtime, path: nodePath });
   }, 120_000);
 
   afterAll(async () => {
