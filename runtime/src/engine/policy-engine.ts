@@ -124,9 +124,12 @@ export class PolicyEngine {
   }
 }
 
-const RESULT_SET_PREFIX = Buffer.from('[{"result":');
+/** How the Wasm engine starts each item of a result set. */
+const RESULT_KEY = Buffer.from('{"result":');
 const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
 const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
 
 /**
  * The result of a set that holds one scalar (`[{"result":true}]`, most decisions), read without a
@@ -134,9 +137,10 @@ const OPEN_BRACKET = 0x5b;
  * start and the set's end, the set holds one item and its value is a scalar.
  */
 function scalarResult(set: Buffer): string | undefined {
-  const start = RESULT_SET_PREFIX.length;
+  const start = 1 + RESULT_KEY.length; // after `[{"result":`
   const end = set.length - 2; // before `}]`
-  if (end <= start || set.compare(RESULT_SET_PREFIX, 0, start, 0, start) !== 0 || set[end] !== 0x7d || set[end + 1] !== 0x5d) return undefined;
+  if (end <= start || set[0] !== OPEN_BRACKET || RESULT_KEY.compare(set, 1, start) !== 0) return undefined;
+  if (set[end] !== CLOSE_BRACE || set[end + 1] !== CLOSE_BRACKET) return undefined;
   for (let i = start; i < end; i++) {
     if (set[i] === OPEN_BRACE || set[i] === OPEN_BRACKET) return undefined;
   }
@@ -148,7 +152,6 @@ export interface JsonDecision {
   readonly resultJson?: string;
 }
 
-const RESULT_KEY = Buffer.from('{"result":');
 
 /**
  * The `result` of one item of the set. The engine writes each item as `{"result":<value>}`, its
