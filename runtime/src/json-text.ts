@@ -34,6 +34,12 @@ export interface JsonScan {
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
+export const OPEN_BRACE = 0x7b;
+export const CLOSE_BRACE = 0x7d;
+export const OPEN_BRACKET = 0x5b;
+export const CLOSE_BRACKET = 0x5d;
+const COLON = 0x3a;
+const COMMA = 0x2c;
 
 export function isSpace(c: number): boolean {
   return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
@@ -71,24 +77,24 @@ export function scanJson(bytes: Uint8Array, start = 0, end = bytes.length, maxDe
       }
       continue;
     }
-    if (c === 0x7b || c === 0x5b) {
+    if (c === OPEN_BRACE || c === OPEN_BRACKET) {
       depth++;
       if (depth > deepest) {
         deepest = depth;
         if (depth > maxDepth) return { depth, tooDeep: String.fromCharCode(c), children, surrogateEscapes };
       }
       if (depth === 1) {
-        topIsObject = c === 0x7b;
+        topIsObject = c === OPEN_BRACE;
         expectKey = topIsObject;
         valueStart = i + 1;
       }
-    } else if (c === 0x7d || c === 0x5d) {
+    } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
       if (depth === 1) closeChild(bytes, children, topIsObject ? key : undefined, valueStart, i);
       depth--;
     } else if (depth === 1) {
-      if (c === 0x3a) {
+      if (c === COLON) {
         valueStart = i + 1;
-      } else if (c === 0x2c) {
+      } else if (c === COMMA) {
         closeChild(bytes, children, topIsObject ? key : undefined, valueStart, i);
         expectKey = topIsObject;
         valueStart = i + 1;
@@ -114,24 +120,180 @@ export function lastChild(children: readonly JsonChild[], key: string): JsonChil
 }
 
 /**
- * Where the value of the member `quotedKey` (`"input"`, quotes included) is in `bytes`, an object
- * that JSON.parse read as `parsed` from `text` (`bytes` decoded), found without a scan when that is
- * safe: every byte is one character of `text` (so an index into the text is one into the bytes),
- * that member is the only one, and the text has no backslash (so the key is written plainly, and
- * written once: a repeated key is left to a scan, as is a text that holds `quotedKey` twice) and is
- * at most {@link MAX_JSON_DEPTH} long (so it cannot nest too deeply). The span runs from after the
- * colon to the closing brace, untrimmed; undefined when a scan must find it. The text is searched
- * rather than the bytes: V8's string search runs without a call into Node.js for each search.
+ * The span of the value of the JSON object's only member, when that member is `key` (ASCII bytes):
+ * the usual request body, `{"input": ...}`, checked and found in one pass over the bytes instead
+ * of JSON.parse and a scan. It answers only for a text it can be sure of: at most
+ * {@link MAX_JSON_DEPTH} bytes (so not nested too deeply), printable ASCII between quotes and JSON's
+ * grammar (RFC 8259) outside them, and no backslash (so no escapes, and the key written as it is).
+ * Anything else, valid or not, is undefined and left to JSON.parse and a scan, which say what is
+ * wrong with it as OPA does. The span is trimmed of whitespace.
  */
-export function soleMemberSpan(text: string, bytes: Buffer, parsed: object, quotedKey: string): { start: number; end: number } | undefined {
-  if (text.length !== bytes.length || text.length > MAX_JSON_DEPTH || text.includes('\\')) return undefined;
-  let members = 0;
-  for (const key in parsed) {
-    if (Object.prototype.hasOwnProperty.call(parsed, key) && ++members > 1) return undefined;
+export function soleMemberSpan(bytes: Uint8Array, key: Uint8Array): { start: number; end: number } | undefined {
+  if (bytes.length > MAX_JSON_DEPTH) return undefined;
+  let i = skipSpace(bytes, 0);
+  if (bytes[i] !== OPEN_BRACE) return undefined;
+  i = skipSpace(bytes, i + 1);
+  if (bytes[i] !== QUOTE || !bytesAt(bytes, i + 1, key) || bytes[i + key.length + 1] !== QUOTE) return undefined;
+  i = skipSpace(bytes, i + key.length + 2);
+  if (bytes[i] !== COLON) return undefined;
+  const start = skipSpace(bytes, i + 1);
+  const end = valueEnd(bytes, start, true);
+  if (end < 0) return undefined;
+  i = skipSpace(bytes, end);
+  if (bytes[i] !== CLOSE_BRACE || skipSpace(bytes, i + 1) !== bytes.length) return undefined;
+  return { start, end };
+}
+
+/**
+ * Where the first JSON value of `bytes` ends (after leading whitespace), or -1 when the text does
+ * not start with a complete, valid value nested at most {@link MAX_JSON_DEPTH} levels. What follows
+ * the value is not looked at: OPA reads a request body with Go's `json.Decoder`, which decodes the
+ * first value and leaves the rest unread.
+ */
+export function firstValueEnd(bytes: Uint8Array): number {
+  return valueEnd(bytes, skipSpace(bytes, 0), false);
+}
+
+const MINUS = 0x2d;
+const PLUS = 0x2b;
+const DOT = 0x2e;
+const ZERO = 0x30;
+export const TRUE = Buffer.from('true');
+export const FALSE = Buffer.from('false');
+const LITERALS = [TRUE, FALSE, Buffer.from('null')];
+
+function skipSpace(bytes: Uint8Array, i: number): number {
+  while (i < bytes.length && isSpace(bytes[i])) i++;
+  return i;
+}
+
+function isDigit(c: number): boolean {
+  return c >= ZERO && c <= 0x39;
+}
+
+/**
+ * Where the JSON value at `i` ends, or -1 when there is none. `plain` takes only what
+ * {@link soleMemberSpan} is sure of (printable ASCII strings without escapes); otherwise any valid
+ * string is taken. Containers are followed with a stack of their closing brackets rather than by
+ * recursion, at most {@link MAX_JSON_DEPTH} deep.
+ */
+function valueEnd(bytes: Uint8Array, i: number, plain: boolean): number {
+  const closers: number[] = [];
+  for (;;) {
+    const c = bytes[i];
+    if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+      if (closers.length === MAX_JSON_DEPTH) return -1; // this would be a level too many
+      const close = c === OPEN_BRACE ? CLOSE_BRACE : CLOSE_BRACKET;
+      i = skipSpace(bytes, i + 1);
+      if (bytes[i] !== close) {
+        closers.push(close);
+        i = close === CLOSE_BRACE ? memberStart(bytes, i, plain) : i;
+        if (i < 0) return -1;
+        continue;
+      }
+      i++;
+    } else if (c === QUOTE) {
+      i = stringEnd(bytes, i, plain);
+    } else if (c === MINUS || isDigit(c)) {
+      i = numberEnd(bytes, i);
+    } else {
+      i = literalEnd(bytes, i);
+    }
+    if (i < 0) return -1;
+    // A value is complete: close the containers it completes, up to one that goes on.
+    for (;;) {
+      if (closers.length === 0) return i;
+      i = skipSpace(bytes, i);
+      const close = closers[closers.length - 1];
+      if (bytes[i] === COMMA) {
+        i = skipSpace(bytes, i + 1);
+        i = close === CLOSE_BRACE ? memberStart(bytes, i, plain) : i;
+        if (i < 0) return -1;
+        break;
+      }
+      if (bytes[i] !== close) return -1;
+      closers.pop();
+      i++;
+    }
   }
-  const at = text.indexOf(quotedKey);
-  if (at < 0 || text.indexOf(quotedKey, at + quotedKey.length) >= 0) return undefined;
-  return { start: text.indexOf(':', at + quotedKey.length) + 1, end: text.lastIndexOf('}') };
+}
+
+/** After an object member's key and colon (the value's start), or -1. */
+function memberStart(bytes: Uint8Array, i: number, plain: boolean): number {
+  if (bytes[i] !== QUOTE) return -1;
+  i = stringEnd(bytes, i, plain);
+  if (i < 0) return -1;
+  i = skipSpace(bytes, i);
+  return bytes[i] === COLON ? skipSpace(bytes, i + 1) : -1;
+}
+
+/**
+ * After the string at `i` (its opening quote), or -1: no control character, and escapes as JSON
+ * has them. `plain` refuses any escape and any byte beyond printable ASCII; otherwise bytes from
+ * 0x80 are taken as they are (the text's decoder sees to UTF-8).
+ */
+function stringEnd(bytes: Uint8Array, i: number, plain: boolean): number {
+  for (let j = i + 1; j < bytes.length; j++) {
+    const c = bytes[j];
+    if (c === QUOTE) return j + 1;
+    if (c < 0x20 || (plain && (c === BACKSLASH || c > 0x7e))) return -1;
+    if (c === BACKSLASH) {
+      const e = bytes[++j];
+      if (e === 0x75) {
+        // \u and four hexadecimal digits
+        for (let k = 1; k <= 4; k++) {
+          if (!isHexDigit(bytes[j + k])) return -1;
+        }
+        j += 4;
+      } else if (!ESCAPED.includes(e)) {
+        return -1;
+      }
+    }
+  }
+  return -1;
+}
+
+/** The characters JSON escapes with a backslash and one letter: `"`, `\`, `/`, `b`, `f`, `n`, `r`, `t`. */
+const ESCAPED: readonly number[] = [...Buffer.from('"\\/bfnrt')];
+
+function isHexDigit(c: number): boolean {
+  return isDigit(c) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46);
+}
+
+/** After the number at `i`, by JSON's grammar (no leading zero, digits after `.` and `e`), or -1. */
+function numberEnd(bytes: Uint8Array, i: number): number {
+  if (bytes[i] === MINUS) i++;
+  if (bytes[i] === ZERO) i++;
+  else if (isDigit(bytes[i])) while (isDigit(bytes[i])) i++;
+  else return -1;
+  if (bytes[i] === DOT) {
+    if (!isDigit(bytes[++i])) return -1;
+    while (isDigit(bytes[i])) i++;
+  }
+  if (bytes[i] === 0x65 || bytes[i] === 0x45) {
+    i++;
+    if (bytes[i] === PLUS || bytes[i] === MINUS) i++;
+    if (!isDigit(bytes[i])) return -1;
+    while (isDigit(bytes[i])) i++;
+  }
+  return i;
+}
+
+/** After `true`, `false` or `null` at `i`, or -1. */
+function literalEnd(bytes: Uint8Array, i: number): number {
+  for (const word of LITERALS) {
+    if (bytes[i] === word[0]) return bytesAt(bytes, i, word) ? i + word.length : -1;
+  }
+  return -1;
+}
+
+/** Whether `bytes` holds `word` at `at`: a loop, as words here are short (Buffer's `compare` is a call into Node.js). */
+export function bytesAt(bytes: Uint8Array, at: number, word: Uint8Array): boolean {
+  if (at + word.length > bytes.length) return false;
+  for (let k = 0; k < word.length; k++) {
+    if (bytes[at + k] !== word[k]) return false;
+  }
+  return true;
 }
 
 /** The child of the value in `bytes[start, end)` named `key` (see {@link lastChild}), at any depth below. */
@@ -202,6 +364,7 @@ let collecting: string[] | undefined;
 
 /** JSON.stringify that writes each {@link RawJson} as its text; indented by two spaces with `pretty`, as OPA's `?pretty`. */
 export function stringifyJson(value: unknown, pretty = false): string {
+  if (value instanceof RawJson) return pretty ? indentJson(value.text) : value.text;
   const flat = flatObjectJson(value);
   if (flat !== undefined) return pretty ? indentJson(flat) : flat;
   const texts: string[] = [];

@@ -11,7 +11,7 @@
 // `loadPolicy`, while its default export is the whole module, `loadPolicySync` included.
 import opaWasm, { type LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import { BundleError, errorMessage } from '../errors';
-import { childOf, JsonChild, MAX_JSON_DEPTH, scanJson, stringifyJson } from '../json-text';
+import { bytesAt, childOf, CLOSE_BRACE, CLOSE_BRACKET, FALSE, JsonChild, MAX_JSON_DEPTH, OPEN_BRACE, OPEN_BRACKET, scanJson, stringifyJson, TRUE } from '../json-text';
 import { Bundle } from './bundle';
 import { rootsContain, rootsOverlap, splitPath } from './bundle-roots';
 import { DocumentBuilder } from './documents';
@@ -32,7 +32,7 @@ interface ActiveBundle {
 interface Entrypoint {
   readonly name: string;
   readonly bundle: string;
-  readonly policy: LoadedPolicy;
+  readonly policy: WasmPolicy;
   /** The id opa-wasm's `evaluate` takes, resolved once so a decision does no name lookup. */
   readonly id: number;
 }
@@ -109,7 +109,7 @@ export class PolicyEngine {
     const { entry, rest } = resolved;
     let resultSet: Buffer;
     try {
-      resultSet = evaluateText(entry.policy, entry.id, input);
+      resultSet = entry.policy.evaluate(entry.id, input);
     } catch (err) {
       throw new EvaluationError(entry.name, reasonOf(err), { cause: err });
     }
@@ -126,10 +126,6 @@ export class PolicyEngine {
 
 /** How the Wasm engine starts each item of a result set. */
 const RESULT_KEY = Buffer.from('{"result":');
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
-const OPEN_BRACKET = 0x5b;
-const CLOSE_BRACKET = 0x5d;
 
 /**
  * The result of a set that holds one scalar (`[{"result":true}]`, most decisions), read without a
@@ -139,13 +135,17 @@ const CLOSE_BRACKET = 0x5d;
 function scalarResult(set: Buffer): string | undefined {
   const start = 1 + RESULT_KEY.length; // after `[{"result":`
   const end = set.length - 2; // before `}]`
-  if (end <= start || set[0] !== OPEN_BRACKET || RESULT_KEY.compare(set, 1, start) !== 0) return undefined;
+  if (end <= start || set[0] !== OPEN_BRACKET || !bytesAt(set, 1, RESULT_KEY)) return undefined;
   if (set[end] !== CLOSE_BRACE || set[end + 1] !== CLOSE_BRACKET) return undefined;
   for (let i = start; i < end; i++) {
     if (set[i] === OPEN_BRACE || set[i] === OPEN_BRACKET) return undefined;
   }
+  // A boolean, the usual decision, without making a string from the bytes.
+  if (bytesAt(set, start, TRUE) && end - start === TRUE.length) return 'true';
+  if (bytesAt(set, start, FALSE) && end - start === FALSE.length) return 'false';
   return set.toString('utf8', start, end);
 }
+
 
 /** What {@link PolicyEngine.evaluateJson} answers: `resultJson` is absent when the document is undefined. */
 export interface JsonDecision {
@@ -158,7 +158,7 @@ export interface JsonDecision {
  * only key, so the value is read in place without a second scan; any other shape is scanned.
  */
 function resultOf(text: Buffer, item: JsonChild): JsonChild | undefined {
-  if (RESULT_KEY.compare(text, item.start, item.start + RESULT_KEY.length) === 0) {
+  if (bytesAt(text, item.start, RESULT_KEY)) {
     return { key: 'result', start: item.start + RESULT_KEY.length, end: item.end - 1 };
   }
   return childOf(text, 'result', item.start, item.end);
@@ -168,9 +168,9 @@ function resultOf(text: Buffer, item: JsonChild): JsonChild | undefined {
 function subDocumentSpan(text: Uint8Array, span: JsonChild, rest: readonly string[]): JsonChild | undefined {
   let node: JsonChild | undefined = span;
   for (const segment of rest) {
-    if (text[node.start] === 0x5b && !ARRAY_INDEX.test(segment)) return undefined;
-    const key: string = text[node.start] === 0x5b ? String(Number(segment)) : segment;
-    node = text[node.start] === 0x7b || text[node.start] === 0x5b ? childOf(text, key, node.start, node.end) : undefined;
+    if (text[node.start] === OPEN_BRACKET && !ARRAY_INDEX.test(segment)) return undefined;
+    const key: string = text[node.start] === OPEN_BRACKET ? String(Number(segment)) : segment;
+    node = text[node.start] === OPEN_BRACE || text[node.start] === OPEN_BRACKET ? childOf(text, key, node.start, node.end) : undefined;
     if (!node) return undefined;
   }
   return node;
@@ -186,60 +186,93 @@ interface PolicyInternals {
 }
 
 /**
- * One evaluation, as opa-wasm's `evaluate` makes it (ABI 1.2's one-call `opa_eval`, or the older
- * context calls), but with the input as bytes and the result set returned as the JSON bytes the
- * policy wrote: a view of the Wasm memory, valid until the next evaluation.
+ * One instantiated module, evaluated as opa-wasm's `evaluate` does (ABI 1.2's one-call `opa_eval`,
+ * or the older context calls), but with the input as bytes and the result set returned as the JSON
+ * bytes the policy wrote. What a decision reads from opa-wasm's LoadedPolicy is taken once, when
+ * the data is set: the Wasm exports object is a getter into V8 and holds every export, so a
+ * property read on it each decision is a slow lookup.
  */
-function evaluateText(loaded: LoadedPolicy, entrypoint: number, input: Uint8Array | undefined): Buffer {
-  const policy = loaded as unknown as PolicyInternals;
-  const wasm = policy.wasmInstance.exports;
-  let resultAddr: number;
-  if (policy.minorVersion >= 2) {
-    const inputAddr = input ? policy.dataHeapPtr : 0;
-    const inputLen = input ? input.byteLength : 0;
-    if (input) copyIn(policy, input, inputAddr);
-    resultAddr = wasm.opa_eval(0, entrypoint, policy.dataAddr, inputAddr, inputLen, policy.dataHeapPtr + inputLen, 0);
-  } else {
-    wasm.opa_heap_ptr_set(policy.dataHeapPtr);
+class WasmPolicy {
+  public readonly entrypoints: Record<string, number>;
+  private readonly internals: PolicyInternals;
+  private readonly exports: Record<string, (...args: number[]) => number>;
+  private readonly opaEval?: (...args: number[]) => number;
+  private readonly dataAddr: number;
+  private readonly heapPtr: number;
+  /** A view of the memory, empty until the first evaluation and once the memory grew. */
+  private view = Buffer.alloc(0);
+
+  /** `loaded` has its data set: the data's address and the heap after it no longer change. */
+  public constructor(loaded: LoadedPolicy) {
+    this.entrypoints = loaded.entrypoints as Record<string, number>;
+    this.internals = loaded as unknown as PolicyInternals;
+    this.exports = this.internals.wasmInstance.exports;
+    this.opaEval = this.internals.minorVersion >= 2 ? this.exports.opa_eval : undefined;
+    this.dataAddr = this.internals.dataAddr;
+    this.heapPtr = this.internals.dataHeapPtr;
+  }
+
+  /** The result set's JSON: a view of the Wasm heap, which the next evaluation reuses, so the caller reads it before it evaluates again. */
+  public evaluate(entrypoint: number, input: Uint8Array | undefined): Buffer {
+    let resultAddr: number;
+    if (this.opaEval) {
+      const inputLen = input ? input.byteLength : 0;
+      if (input) this.copyIn(input, this.heapPtr);
+      resultAddr = this.opaEval(0, entrypoint, this.dataAddr, input ? this.heapPtr : 0, inputLen, this.heapPtr + inputLen, 0);
+    } else {
+      resultAddr = this.evaluateWithContext(entrypoint, input);
+    }
+    const memory = this.memory();
+    const end = nulAt(memory, resultAddr);
+    return memory.subarray(resultAddr, end < 0 ? memory.length : end);
+  }
+
+  /** ABI 1.0 and 1.1: the input parsed in the module, then a context made for the evaluation. */
+  private evaluateWithContext(entrypoint: number, input: Uint8Array | undefined): number {
+    const wasm = this.exports;
+    wasm.opa_heap_ptr_set(this.heapPtr);
     let inputAddr = 0;
     if (input) {
       const raw = wasm.opa_malloc(input.byteLength);
-      copyIn(policy, input, raw);
+      this.copyIn(input, raw);
       inputAddr = wasm.opa_json_parse(raw, input.byteLength);
       if (inputAddr === 0) throw new Error('failed to parse json value');
     }
     const ctx = wasm.opa_eval_ctx_new();
     wasm.opa_eval_ctx_set_input(ctx, inputAddr);
-    wasm.opa_eval_ctx_set_data(ctx, policy.dataAddr);
+    wasm.opa_eval_ctx_set_data(ctx, this.dataAddr);
     wasm.opa_eval_ctx_set_entrypoint(ctx, entrypoint);
     wasm.eval(ctx);
-    resultAddr = wasm.opa_json_dump(wasm.opa_eval_ctx_get_result(ctx));
+    return wasm.opa_json_dump(wasm.opa_eval_ctx_get_result(ctx));
   }
-  const memory = memoryView(policy);
-  const end = memory.indexOf(0, resultAddr);
-  // Not a copy: a view of the Wasm heap, which the next evaluation reuses, so the caller reads it
-  // before it returns (evaluateJson turns the part it answers into a string).
-  return memory.subarray(resultAddr, end < 0 ? memory.length : end);
+
+  private copyIn(bytes: Uint8Array, addr: number): void {
+    const missing = addr + bytes.byteLength - this.memory().length;
+    if (missing > 0) this.internals.mem.grow(Math.ceil(missing / WASM_PAGE_BYTES));
+    this.memory().set(bytes, addr);
+  }
+
+  /**
+   * A Buffer over the whole of the module's memory. Growing a Wasm memory (here, or inside the
+   * policy as it allocates) detaches its old ArrayBuffer, which leaves a view of it empty: the view
+   * is made again only then, without asking V8 for the memory's buffer on every evaluation.
+   */
+  private memory(): Buffer {
+    if (this.view.length === 0) this.view = Buffer.from(this.internals.mem.buffer);
+    return this.view;
+  }
 }
 
-function copyIn(policy: PolicyInternals, bytes: Uint8Array, addr: number): void {
-  const missing = addr + bytes.byteLength - policy.mem.buffer.byteLength;
-  if (missing > 0) policy.mem.grow(Math.ceil(missing / WASM_PAGE_BYTES));
-  memoryView(policy).set(bytes, addr);
-}
+/** Bytes a result set is looked through in JavaScript before Buffer's `indexOf` (a call into Node.js) takes over. */
+const SHORT_SCAN = 64;
 
-/** The last memory viewed, and the view: a decision reads and writes the same memory each time. */
-let viewed: ArrayBuffer | undefined;
-let view = Buffer.alloc(0);
-
-/** A Buffer over the whole of the policy's memory, made again only when the memory changed (grew, or another policy's). */
-function memoryView(policy: PolicyInternals): Buffer {
-  const buffer = policy.mem.buffer;
-  if (buffer !== viewed) {
-    view = Buffer.from(buffer);
-    viewed = buffer;
+/** Where the NUL that ends the string at `from` is, or -1; a decision's result set is short. */
+function nulAt(memory: Buffer, from: number): number {
+  const stop = Math.min(from + SHORT_SCAN, memory.length);
+  for (let i = from; i < stop; i++) {
+    if (memory[i] === 0) return i;
   }
-  return view;
+  return stop === memory.length ? -1 : memory.indexOf(0, stop);
 }
 
 function compileModules(bundle: Bundle): Map<string, WasmModule> {
@@ -311,12 +344,12 @@ const MIN_INITIAL_PAGES = 5;
  */
 const HEAP_BYTES_PER_DATA_BYTE = 16;
 
-function instantiate(changed: string, bundle: Bundle, path: string, module: WasmModule, data: Uint8Array): LoadedPolicy {
+function instantiate(changed: string, bundle: Bundle, path: string, module: WasmModule, data: Uint8Array): WasmPolicy {
   try {
     const initialPages = Math.max(MIN_INITIAL_PAGES, Math.ceil((data.byteLength * HEAP_BYTES_PER_DATA_BYTE) / WASM_PAGE_BYTES));
     const policy = opaWasm.loadPolicySync(module, initialPages);
     policy.setData(toArrayBuffer(data));
-    return policy;
+    return new WasmPolicy(policy);
   } catch (err) {
     const where = changed === bundle.name ? '' : ` of bundle ${bundle.name}`;
     throw new BundleError(changed, `cannot load wasm module ${path}${where}: ${reasonOf(err)}`, { cause: err });
@@ -327,8 +360,8 @@ function instantiate(changed: string, bundle: Bundle, path: string, module: Wasm
  * The manifest's `wasm` entries say which module answers which entrypoint; a module it does not
  * name (a hand-made bundle without a manifest) answers every entrypoint it exports.
  */
-function entrypointsOf(bundle: Bundle, path: string, policy: LoadedPolicy): string[] {
-  const exported = policy.entrypoints as Record<string, number>;
+function entrypointsOf(bundle: Bundle, path: string, policy: WasmPolicy): string[] {
+  const exported = policy.entrypoints;
   const names = Object.keys(exported).sort();
   const named = bundle.manifest.wasm.filter((w) => w.module === path).map((w) => w.entrypoint);
   for (const entrypoint of named) {

@@ -5,19 +5,22 @@
  * Messages follow OPA's `readInputPostV1`/`readInputGetV1` in `v1/server/server.go`.
  */
 import type { IncomingMessage } from 'node:http';
-import { DecisionContext, DecisionInput, DecisionOutcome, inputJson, makeDecision, parseJson, pathSegments, provenance, scanRequestJson } from './decision';
+import { DecisionContext, DecisionInput, DecisionOutcome, firstJsonValue, inputJson, makeDecision, parseJson, pathSegments, provenance, scanRequestJson } from './decision';
 import { ApiError } from './errors';
 import { DataFlags, dataFlags } from './query-flags';
 import { ApiResponse, Handler } from './routes';
-import { lastChild, MAX_JSON_DEPTH, soleMemberSpan } from '../json-text';
+import { lastChild, MAX_JSON_DEPTH, RawJson, soleMemberSpan } from '../json-text';
+
+/** The answer to a decision whose document is undefined, with nothing else to say. */
+const NO_RESULT = new RawJson('{}');
 
 /** A decision without input; shared, as handlers never change it. */
 const NO_INPUT: DecisionInput = {};
 
-/** The member of a POST body that holds the input, as soleMemberSpan looks for it. */
-const INPUT_KEY = '"input"';
-/** A body without a backslash has no escape, so no lone surrogate escape. */
-const NO_ESCAPES = { surrogateEscapes: false };
+/** A valid JSON value that starts with `n` is `null`. */
+const NULL_START = 0x6e;
+/** The member of a POST body that holds the input. */
+const INPUT_KEY = Buffer.from('input');
 
 /** OPA's warning when a POST carries no `input` key (`types.MsgInputKeyMissing`). */
 const INPUT_MISSING_WARNING = { code: 'api_usage_warning', message: "'input' key missing from the request" };
@@ -66,6 +69,11 @@ export function dataGet(ctx: DecisionContext, raw: IncomingMessage, rest: string
 /** OPA's `DataResponseV1`: `decision_id`, `provenance`, `metrics`, `result`, `warning`. */
 function answer(ctx: DecisionContext, flags: DataFlags, outcome: DecisionOutcome, startedAt: bigint, parseNs: number, warn: boolean): ApiResponse {
   if (outcome.error) throw outcome.error;
+  // The usual answer, the result alone, is written as JSON text at once rather than as an object
+  // the response serializes.
+  if (outcome.decisionId === undefined && !flags.provenance && !flags.metrics && !warn) {
+    return { status: 200, body: outcome.result === undefined ? NO_RESULT : new RawJson(`{"result":${outcome.result.text}}`) };
+  }
   const body: Record<string, unknown> = {};
   if (outcome.decisionId !== undefined) body.decision_id = outcome.decisionId;
   if (flags.provenance) body.provenance = provenance(ctx);
@@ -87,23 +95,29 @@ function answer(ctx: DecisionContext, flags: DataFlags, outcome: DecisionOutcome
  * leaves nil).
  */
 function parsePostInput(body: Buffer): DecisionInput {
+  // The usual body, `{"input": ...}` alone in printable ASCII, is checked and read in one pass: its
+  // bytes are the engine's as they are (no escape, nothing to re-encode).
+  const sole = soleMemberSpan(body, INPUT_KEY);
+  if (sole !== undefined) return body[sole.start] === NULL_START ? NO_INPUT : { json: body.subarray(sole.start, sole.end) };
+  return parseBodyInput(firstJsonValue(body));
+}
+
+/** {@link parsePostInput} for any other body: JSON.parse, then a scan finds the input's bytes. */
+function parseBodyInput(body: Buffer): DecisionInput {
   const text = body.toString('utf8');
   if (text.trim() === '') return NO_INPUT;
   const prefix = 'body contains malformed input document';
   const parsed = parseJson(text, prefix);
   // Only a body longer than MAX_JSON_DEPTH can nest too deeply; that check comes first, as in OPA.
-  let scan = body.length > MAX_JSON_DEPTH ? scanRequestJson(body, prefix) : undefined;
+  const scan = body.length > MAX_JSON_DEPTH ? scanRequestJson(body, prefix) : undefined;
   if (parsed === null) return NO_INPUT;
   if (typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw parseError(`expected a JSON object, got ${Array.isArray(parsed) ? 'an array' : `a ${typeof parsed}`}`);
   }
   const value = (parsed as Record<string, unknown>).input;
   if (value === undefined || value === null) return NO_INPUT;
-  // The usual body, `{"input": ...}` alone and without escapes, is read without a scan.
-  const sole = soleMemberSpan(text, body, parsed, INPUT_KEY);
-  if (sole !== undefined) return { json: inputJson(body, NO_ESCAPES, sole) };
-  scan ??= scanRequestJson(body, prefix);
-  return { json: inputJson(body, scan, lastChild(scan.children, 'input')!) };
+  const found = scan ?? scanRequestJson(body, prefix);
+  return { json: inputJson(body, found, lastChild(found.children, 'input')!) };
 }
 
 /** `GET ?input=<JSON>`: the parameter is the input. */

@@ -9,7 +9,7 @@ import type { DecisionListener } from '../contracts/decision-record';
 import { EvaluationError } from '../engine/errors';
 import type { PolicyEngine } from '../engine/policy-engine';
 import { errorMessage } from '../errors';
-import { engineBytes, isSpace, JsonScan, parseExactJson, RawJson, scanJson } from '../json-text';
+import { engineBytes, firstValueEnd, isSpace, JsonScan, parseExactJson, RawJson, scanJson } from '../json-text';
 import { nodeCrypto } from '../node-crypto';
 
 /** What every decision route needs besides the request. */
@@ -87,6 +87,16 @@ export function inputJson(bytes: Buffer, scan: Pick<JsonScan, 'surrogateEscapes'
   while (start < end && isSpace(bytes[start])) start++;
   while (end > start && isSpace(bytes[end - 1])) end--;
   return engineBytes(bytes.subarray(start, end), scan);
+}
+
+/**
+ * A request body as OPA reads it: its first JSON value, without what follows (Go's `json.Decoder`
+ * decodes one value and leaves the rest unread). A body that does not start with a valid value is
+ * returned whole, for JSON.parse to say what is wrong with it.
+ */
+export function firstJsonValue(body: Buffer): Buffer {
+  const end = firstValueEnd(body);
+  return end < 0 ? body : body.subarray(0, end);
 }
 
 /** Scans a request's JSON (already parsed by JSON.parse); OPA's 400 when it is nested too deeply. */

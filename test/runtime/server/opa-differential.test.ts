@@ -119,6 +119,19 @@ const rows: Row[] = [
   { name: 'a lone surrogate', method: 'POST', path: '/v1/data/app/echo/got', body: '{"input": ["\\ud800", "\\udc00x", "\\ud83d\\ude00"]}' },
   { name: 'characters of two, three and four bytes', method: 'POST', path: '/v1/data/app/echo/got', body: '{"input": {"name": "José", "x": "€ 😀"}}', sameText: true },
   { name: 'bytes that are not UTF-8', method: 'POST', path: '/v1/data/app/echo/got', body: Buffer.from([...Buffer.from('{"input": "a'), 0xff, 0xc3, ...Buffer.from('b"}')]) },
+  // Bodies in printable ASCII that only look like the usual {"input": ...}: the server's one-pass
+  // reader (soleMemberSpan) must leave each to JSON.parse, and OPA's answer must come back.
+  { name: 'a leading zero', method: 'POST', path: '/v1/data/app/echo/got', body: '{"input": 01}', messagePrefix: 'body contains malformed input document: ' },
+  { name: 'a trailing comma', method: 'POST', path: '/v1/data/app/echo/got', body: '{"input": [1,]}', messagePrefix: 'body contains malformed input document: ' },
+  { name: 'a tab inside a string', method: 'POST', path: '/v1/data/app/echo/got', body: '{"input": "a\tb"}', messagePrefix: 'body contains malformed input document: ' },
+  { name: 'text after the body', method: 'POST', path: '/v1/data/app/echo/got', body: '{"input": 1} x', messagePrefix: 'body contains malformed input document: ' },
+  { name: 'a truncated literal', method: 'POST', path: '/v1/data/app/echo/got', body: '{"input": {"a": tru}}', messagePrefix: 'body contains malformed input document: ' },
+  { name: 'a member after the input', method: 'POST', path: '/v1/data/app/echo/got', body: '{"input": 1, "input": 2}', sameText: true },
+  { name: 'a DEL inside a string', method: 'POST', path: '/v1/data/app/echo/got', body: '{"input": "a\x7fb"}', sameText: true },
+  { name: 'text after the body to POST /', method: 'POST', path: '/', body: '{"name": "ann"} x' },
+  { name: 'text after the body to POST /v0/data', method: 'POST', path: '/v0/data/app/multi/greeting', body: '{"name": "v0"} x' },
+  { name: 'a second body after the first', method: 'POST', path: '/v1/data/app/echo/got', body: '{"input": 1}{"input": 2}' },
+  { name: 'a malformed rest after the body', method: 'POST', path: '/v1/data/app/echo/got', body: '{"input": {"a": "\u00e9"}} ]["' },
   // Deeper input (5,000 and 10,000 levels, past OPA's limit) is in test/e2e/opa-exactness.test.ts: the
   // Wasm engine needs the stack the launcher gives it, and such bodies pass this server's 4 KB limit.
   { name: 'input nested 2,000 levels', method: 'POST', path: '/v1/data/app/echo/got', body: `{"input": ${'['.repeat(2000)}${']'.repeat(2000)}}`, sameText: true },
