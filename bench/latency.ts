@@ -6,7 +6,7 @@
 import { SCALE } from './lib/config';
 import { BenchBundles, DECISION_PATH, RBAC_BODY, RBAC_INPUT, startExtension, synthesize } from './lib/fixtures';
 import { KeepAliveClient } from './lib/http-client';
-import { startBareServer, startOpaServer } from './lib/processes';
+import { mainThreadCpuNs, startBareServer, startOpaServer } from './lib/processes';
 import { FigureResult, Row, round } from './lib/results';
 import { LatencySummary, median, ratio, summarize } from './lib/stats';
 import { ROUNDS, takeTurns } from './lib/turns';
@@ -47,6 +47,8 @@ export async function latency(bundles: BenchBundles): Promise<FigureResult> {
   const running: Array<{ stop(): Promise<void> }> = [];
   const clients: Partial<Record<Server, KeepAliveClient>> = {};
   let turns: Record<Server, number[][]>;
+  /** Main-thread CPU of each Node server over its turns, in ns (OPA's Go server runs on many threads: not counted). */
+  const cpuNs: Record<Server, number> = { extension: 0, bare: 0, opa: 0 };
   try {
     const ext = await startExtension(layer);
     running.push(ext);
@@ -55,12 +57,19 @@ export async function latency(bundles: BenchBundles): Promise<FigureResult> {
     const opaServer = await startOpaServer(bundles.regoFile);
     running.push(opaServer);
     const ports: Record<Server, number> = { extension: ext.port, bare: bareServer.port, opa: opaServer.port };
+    const pids: Partial<Record<Server, number>> = { extension: ext.pid, bare: bareServer.pid };
     for (const server of Object.keys(ports) as Server[]) {
       clients[server] = new KeepAliveClient({ port: ports[server], path: DECISION_PATH });
       await clients[server].sequential(RBAC_BODY, SCALE.warmup);
     }
     // The three servers take turns in blocks of n / ROUNDS decisions (lib/turns.ts).
-    turns = await takeTurns(['extension', 'bare', 'opa'] as const, ROUNDS, (server) => clients[server]!.sequential(RBAC_BODY, Math.ceil(n / ROUNDS)));
+    turns = await takeTurns(['extension', 'bare', 'opa'] as const, ROUNDS, async (server) => {
+      const pid = pids[server];
+      const before = pid === undefined ? 0 : mainThreadCpuNs(pid);
+      const samples = await clients[server]!.sequential(RBAC_BODY, Math.ceil(n / ROUNDS));
+      if (pid !== undefined) cpuNs[server] += mainThreadCpuNs(pid) - before;
+      return samples;
+    });
   } finally {
     for (const client of Object.values(clients)) client.close();
     for (const server of running.reverse()) await server.stop();
@@ -98,6 +107,18 @@ export async function latency(bundles: BenchBundles): Promise<FigureResult> {
       note: blockSpread(turns.extension, turns.bare, key),
     });
   }
+  // CPU per decision is what the latency ratios come from, and it moves far less with load from
+  // elsewhere than the latencies do.
+  const cpuPerDecisionUs = (server: Server) => cpuNs[server] / 1000 / turns[server].flat().length;
+  rows.push({
+    figure: 'latency',
+    metric: 'extension CPU per decision (main thread)',
+    value: round(cpuPerDecisionUs('extension'), 1),
+    unit: 'µs',
+    reference: { name: 'bare Node server CPU per decision (main thread)', value: round(cpuPerDecisionUs('bare'), 1) },
+    ratio: round(ratio(cpuPerDecisionUs('extension'), cpuPerDecisionUs('bare')), 2),
+    note: 'from /proc/<pid>/task/<pid>/schedstat over the same turns',
+  });
   for (const [key, label] of quantiles) {
     rows.push({
       figure: 'latency',
@@ -117,5 +138,5 @@ export async function latency(bundles: BenchBundles): Promise<FigureResult> {
       note: 'PolicyEngine.evaluate from runtime/src/engine, no HTTP',
     });
   }
-  return { rows, details: { requests: n, extension, bare, opa, inProcess } };
+  return { rows, details: { requests: n, extension, bare, opa, inProcess, cpuPerDecisionUs: { extension: cpuPerDecisionUs('extension'), bare: cpuPerDecisionUs('bare') } } };
 }

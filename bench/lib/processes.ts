@@ -100,6 +100,15 @@ export async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
+/**
+ * Time the main thread of `pid` has run on a CPU, in ns, from /proc/<pid>/task/<pid>/schedstat: for
+ * a Node server, the thread that answers every request (V8's helper threads and the kernel's
+ * loopback work in other contexts are not counted).
+ */
+export function mainThreadCpuNs(pid: number): number {
+  return Number(fs.readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[0]);
+}
+
 /** VmRSS of `pid` in bytes, from /proc/<pid>/status. */
 export function rssBytes(pid: number): number {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
