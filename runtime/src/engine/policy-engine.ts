@@ -146,7 +146,6 @@ function scalarResult(set: Buffer): string | undefined {
   return set.toString('utf8', start, end);
 }
 
-
 /** What {@link PolicyEngine.evaluateJson} answers: `resultJson` is absent when the document is undefined. */
 export interface JsonDecision {
   readonly resultJson?: string;
