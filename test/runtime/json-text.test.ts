@@ -6,6 +6,29 @@ const spans = (text: string) => {
   return scanJson(b).children.map((c) => [c.key, b.toString('utf8', c.start, c.end)]);
 };
 
+/** A seeded generator, so a failure names a case that can be run again. */
+function random(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state * 1103515245 + 12345) % 2147483648;
+    return state / 2147483648;
+  };
+}
+
+/** `text` with one to three characters inserted, removed or replaced by one of `alphabet`. */
+function mutate(text: string, alphabet: string, next: () => number): string {
+  const chars = [...text];
+  for (let edits = 1 + Math.floor(next() * 3); edits > 0; edits--) {
+    const at = Math.floor(next() * (chars.length + 1));
+    const c = alphabet[Math.floor(next() * alphabet.length)];
+    const kind = next();
+    if (kind < 0.4) chars.splice(at, 0, c);
+    else if (kind < 0.7) chars.splice(at, 1);
+    else chars.splice(at, 1, c);
+  }
+  return chars.join('');
+}
+
 describe('scanJson', () => {
   test.each([
     ['an object', '{"input": {"n": 9007199254740993}, "x": [1, "}"]}', [['input', '{"n": 9007199254740993}'], ['x', '[1, "}"]']]],
@@ -96,15 +119,6 @@ describe('soleMemberSpan', () => {
     expect(sole(text)).toBeUndefined();
   });
 
-  /** A seeded generator, so a failure names a case that can be run again. */
-  function random(seed: number): () => number {
-    let state = seed;
-    return () => {
-      state = (state * 1103515245 + 12345) % 2147483648;
-      return state / 2147483648;
-    };
-  }
-
   test('GIVEN 30,000 bodies made by mutating valid ones WHEN one is read THEN JSON.parse accepts it with the same input', () => {
     const next = random(13);
     const seeds = [
@@ -115,16 +129,7 @@ describe('soleMemberSpan', () => {
     const alphabet = '{}[]":,-+.eE0123456789 \t\ntruefalsn\\\'x';
     let accepted = 0;
     for (let n = 0; n < 30_000; n++) {
-      const chars = [...seeds[n % seeds.length]];
-      for (let edits = 1 + Math.floor(next() * 3); edits > 0; edits--) {
-        const at = Math.floor(next() * (chars.length + 1));
-        const c = alphabet[Math.floor(next() * alphabet.length)];
-        const kind = next();
-        if (kind < 0.4) chars.splice(at, 0, c);
-        else if (kind < 0.7) chars.splice(at, 1);
-        else chars.splice(at, 1, c);
-      }
-      const text = chars.join('');
+      const text = mutate(seeds[n % seeds.length], alphabet, next);
       const span = sole(text);
       if (span === undefined) continue;
       accepted++;
@@ -187,20 +192,12 @@ describe('firstValueEnd', () => {
   });
 
   test('GIVEN 30,000 mutated texts WHEN read THEN the first value found is one JSON.parse takes, and a valid text is found whole', () => {
-    let state = 29;
-    const next = () => (state = (state * 1103515245 + 12345) % 2147483648) / 2147483648;
+    const next = random(29);
     const seed = '{"a": ["x\\u00e9\\n", -1.5e3, true, null, {"é": "€"}], "b": {}}';
     const alphabet = '{}[]":,-.e019 \\unrtx/éfa';
     let found = 0;
     for (let n = 0; n < 30_000; n++) {
-      const chars = [...seed];
-      for (let edits = 1 + Math.floor(next() * 3); edits > 0; edits--) {
-        const at = Math.floor(next() * (chars.length + 1));
-        const c = alphabet[Math.floor(next() * alphabet.length)];
-        if (next() < 0.5) chars.splice(at, 0, c);
-        else chars.splice(at, 1, c);
-      }
-      const text = chars.join('');
+      const text = mutate(seed, alphabet, next);
       const end = firstValueEnd(bytes(text));
       let whole: boolean;
       try {
