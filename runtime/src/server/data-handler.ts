@@ -5,7 +5,7 @@
  * Messages follow OPA's `readInputPostV1`/`readInputGetV1` in `v1/server/server.go`.
  */
 import type { IncomingMessage } from 'node:http';
-import { DecisionContext, DecisionInput, DecisionOutcome, firstJsonValue, inputJson, makeDecision, parseJson, pathSegments, provenance, scanRequestJson } from './decision';
+import { DecisionContext, DecisionInput, DecisionOutcome, inputJson, makeDecision, parseBodyJson, parseJson, pathSegments, provenance, scanRequestJson } from './decision';
 import { ApiError } from './errors';
 import { DataFlags, dataFlags } from './query-flags';
 import { ApiResponse, Handler } from './routes';
@@ -99,25 +99,25 @@ function parsePostInput(body: Buffer): DecisionInput {
   // bytes are the engine's as they are (no escape, nothing to re-encode).
   const sole = soleMemberSpan(body, INPUT_KEY);
   if (sole !== undefined) return body[sole.start] === NULL_START ? NO_INPUT : { json: body.subarray(sole.start, sole.end) };
-  return parseBodyInput(firstJsonValue(body));
+  return parseBodyInput(body);
 }
 
-/** {@link parsePostInput} for any other body: JSON.parse, then a scan finds the input's bytes. */
+/** {@link parsePostInput} for any other body: its first value parsed, then a scan finds the input's bytes. */
 function parseBodyInput(body: Buffer): DecisionInput {
   const text = body.toString('utf8');
   if (text.trim() === '') return NO_INPUT;
   const prefix = 'body contains malformed input document';
-  const parsed = parseJson(text, prefix);
+  const { bytes, parsed } = parseBodyJson(body, text, prefix);
   // Only a body longer than MAX_JSON_DEPTH can nest too deeply; that check comes first, as in OPA.
-  const scan = body.length > MAX_JSON_DEPTH ? scanRequestJson(body, prefix) : undefined;
+  const scan = bytes.length > MAX_JSON_DEPTH ? scanRequestJson(bytes, prefix) : undefined;
   if (parsed === null) return NO_INPUT;
   if (typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw parseError(`expected a JSON object, got ${Array.isArray(parsed) ? 'an array' : `a ${typeof parsed}`}`);
   }
   const value = (parsed as Record<string, unknown>).input;
   if (value === undefined || value === null) return NO_INPUT;
-  const found = scan ?? scanRequestJson(body, prefix);
-  return { json: inputJson(body, found, lastChild(found.children, 'input')!) };
+  const found = scan ?? scanRequestJson(bytes, prefix);
+  return { json: inputJson(bytes, found, lastChild(found.children, 'input')!) };
 }
 
 /** `GET ?input=<JSON>`: the parameter is the input. */

@@ -89,16 +89,6 @@ export function inputJson(bytes: Buffer, scan: Pick<JsonScan, 'surrogateEscapes'
   return engineBytes(bytes.subarray(start, end), scan);
 }
 
-/**
- * A request body as OPA reads it: its first JSON value, without what follows (Go's `json.Decoder`
- * decodes one value and leaves the rest unread). A body that does not start with a valid value is
- * returned whole, for JSON.parse to say what is wrong with it.
- */
-export function firstJsonValue(body: Buffer): Buffer {
-  const end = firstValueEnd(body);
-  return end < 0 ? body : body.subarray(0, end);
-}
-
 /** Scans a request's JSON (already parsed by JSON.parse); OPA's 400 when it is nested too deeply. */
 export function scanRequestJson(bytes: Buffer, prefix: string, start?: number, end?: number): JsonScan {
   const scan = scanJson(bytes, start, end);
@@ -157,5 +147,22 @@ export function parseJson(text: string, prefix: string): unknown {
     return JSON.parse(text);
   } catch (err) {
     throw new ApiError(400, 'invalid_parameter', `${prefix}: ${errorMessage(err)}`, { cause: err });
+  }
+}
+
+/**
+ * Parses a request body (`text`, its bytes decoded) as OPA reads one, with Go's `json.Decoder`: its
+ * first JSON value, and nothing of what follows. JSON.parse takes the whole text first, the usual
+ * case; only a text it refuses is looked at for a complete first value followed by more. `bytes`
+ * is the part of `body` that was parsed.
+ */
+export function parseBodyJson(body: Buffer, text: string, prefix: string): { bytes: Buffer; parsed: unknown } {
+  try {
+    return { bytes: body, parsed: JSON.parse(text) };
+  } catch (err) {
+    const end = firstValueEnd(body);
+    if (end < 0 || end === body.length) throw new ApiError(400, 'invalid_parameter', `${prefix}: ${errorMessage(err)}`, { cause: err });
+    const bytes = body.subarray(0, end);
+    return { bytes, parsed: parseJson(bytes.toString('utf8'), prefix) };
   }
 }

@@ -5,7 +5,7 @@
  * `default_decision`, `POST /v0/data/{path}` the path. An undefined decision is 404
  * `undefined_document`, as in OPA's `unversionedPost` and `v0DataPost`.
  */
-import { DecisionContext, DecisionInput, firstJsonValue, inputJson, makeDecision, parseJson, pathSegments, scanRequestJson } from './decision';
+import { DecisionContext, DecisionInput, inputJson, makeDecision, parseBodyJson, pathSegments, scanRequestJson } from './decision';
 import { ApiError } from './errors';
 import { ApiRequest, Handler } from './routes';
 
@@ -24,14 +24,14 @@ export function dataV0PostHandler(ctx: DecisionContext): Handler {
 
 async function bareDecision(ctx: DecisionContext, request: ApiRequest, segments: readonly string[]) {
   const startedAt = process.hrtime.bigint();
-  const body = firstJsonValue(await request.body());
+  const body = await request.body();
   const text = body.toString('utf8');
   // The body's first value is the input; an empty body is a null input, as OPA decodes it.
   const prefix = 'unexpected parse error for input: body contains malformed input document';
   let input: DecisionInput = { json: NULL_JSON };
   if (text.trim() !== '') {
-    parseJson(text, prefix); // the check: OPA's 400 for malformed JSON
-    input = { json: inputJson(body, scanRequestJson(body, prefix), { start: 0, end: body.length }) };
+    const { bytes } = parseBodyJson(body, text, prefix); // OPA's 400 for malformed JSON
+    input = { json: inputJson(bytes, scanRequestJson(bytes, prefix), { start: 0, end: bytes.length }) };
   }
   const path = segments.join('/');
   const outcome = makeDecision(ctx, request.raw, segments, input, startedAt, false);
