@@ -6,7 +6,7 @@
  * the request is sent loads the rest of the extension (`main.js`, {@link runExtension}: while Lambda
  * answers), which reads the whole
  * configuration, loads the policies and runs the lifecycle while the function's runtime starts.
- * It loads `node:net` and little else, not even `node:http` (it registers over a bare socket):
+ * It loads `node:net` and little else, not even `node:http` (the Extensions API client is a bare socket):
  * Node compiles every line of a script it loads, and builtins such as `node:http`, `node:crypto`,
  * `node:https` and `node:zlib` cost milliseconds each to load.
  *
@@ -16,12 +16,12 @@
  */
 // First, for its effect: the builtins below then load from Node's code cache (see launch-flags.ts).
 import './launch-flags';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { readFileSync } from 'node:fs';
+import { extname, join } from 'node:path';
 import { ExtensionEnvironment } from './config/env';
 import { parseExtensionConfig } from './config/extension-config';
+import { ExtensionsApiClient } from './lambda/extensions-api-client';
 import { logRegistered } from './lambda/lifecycle';
-import { registerOverSocket } from './lambda/socket-register';
 import { JsonLogger, LogLevel } from './logger';
 import type { FastStart } from './main';
 import { EarlyListener, LOOPBACK } from './server/early-listener';
@@ -46,7 +46,7 @@ let main: Main | undefined;
  */
 function loadMain(): Main {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return (main ??= require(path.join(__dirname, LAYER_LAYOUT.RUNTIME_MAIN_FILE)) as Main);
+  return (main ??= require(join(__dirname, LAYER_LAYOUT.RUNTIME_MAIN_FILE)) as Main);
 }
 
 async function fastStart(): Promise<FastStart | undefined> {
@@ -54,15 +54,16 @@ async function fastStart(): Promise<FastStart | undefined> {
   try {
     const env = new ExtensionEnvironment();
     const file = env.configFile();
-    if (path.extname(file).toLowerCase() !== '.json') return undefined;
+    if (extname(file).toLowerCase() !== '.json') return undefined;
     // Only the port is taken from here; `main.js` reads the file again, with `${NAME}` references.
-    const { port } = parseExtensionConfig(JSON.parse(fs.readFileSync(file, 'utf8')));
+    const { port } = parseExtensionConfig(JSON.parse(readFileSync(file, 'utf8')));
     listener = new EarlyListener();
     await listener.listen(port, LOOPBACK);
     const name = env.extensionName();
-    const { registered, identifier } = await registerOverSocket(env.runtimeApi(), name, undefined, loadMain);
+    const client = new ExtensionsApiClient(env.runtimeApi());
+    const registered = await client.register(name, undefined, loadMain);
     logRegistered(new JsonLogger({ level: logLevel(env) }), name, registered);
-    return { listener, registered, identifier };
+    return { listener, registered, identifier: client.extensionId! };
   } catch {
     await listener?.close();
     return undefined;

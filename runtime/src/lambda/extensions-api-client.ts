@@ -1,18 +1,24 @@
 /**
  * Client of the Lambda Extensions API
- * (https://docs.aws.amazon.com/lambda/latest/dg/runtimes-extensions-api.html).
- *
- * Built on `node:http` rather than `fetch`: undici gives every fetch a 300 s headers timeout, and
- * `GET /event/next` is a long poll that may legitimately wait far longer (an idle environment),
- * which silently ended Sentry's Node extension. The long poll has no timeout at all; every other
- * request has `REQUEST_TIMEOUT_MS`.
+ * (https://docs.aws.amazon.com/lambda/latest/dg/runtimes-extensions-api.html), on a bare socket
+ * (`http-over-socket.ts`, which says why): free of `node:http`, so the program (`entry.ts`) registers
+ * with it before it loads anything else. The long poll has no timeout at all; every other request
+ * has `REQUEST_TIMEOUT_MS`.
  */
-import * as http from 'node:http';
-import { ExtensionError, ExtensionErrorReason } from '../errors';
-import { DEFAULT_EVENTS, EXTENSIONS_API_BASE_PATH, parseRuntimeApi, registerHeaders, REQUEST_TIMEOUT_MS } from './extensions-api';
+import { ConfigError, ExtensionError, ExtensionErrorReason, errorMessage } from '../errors';
+import { NoAnswerError, requestOverSocket } from './http-over-socket';
 import type { ErrorResponse, NextEvent, RegisterResponse, StatusResponse } from './types';
 
-export { DEFAULT_EVENTS, EXTENSIONS_API_BASE_PATH, REQUEST_TIMEOUT_MS } from './extensions-api';
+/** Path prefix of every Extensions API route, version 2020-01-01. */
+export const EXTENSIONS_API_BASE_PATH = '/2020-01-01/extension';
+
+/**
+ * Limit for every request but the long poll. The API is local to the execution environment and
+ * answers in milliseconds; 10 s is also Lambda's whole init phase, so waiting longer is pointless.
+ */
+export const REQUEST_TIMEOUT_MS = 10_000;
+
+export const DEFAULT_EVENTS: readonly string[] = ['INVOKE', 'SHUTDOWN'];
 
 /** A call to the Extensions API failed: no answer, a non-2xx status, or a body we cannot read. */
 export class ExtensionsApiError extends ExtensionError {
@@ -33,7 +39,10 @@ export class ExtensionsApiError extends ExtensionError {
 export interface ExtensionsApiClientOptions {
   /** @default REQUEST_TIMEOUT_MS */
   readonly requestTimeoutMs?: number;
-  /** The identifier of a registration made already (by the extension's fast start). @default - none until `register` */
+  /**
+   * The identifier of a registration made already: by the fast start (`entry.ts`), whose client
+   * is another copy of this class, in `index.js`. @default - none until `register`
+   */
   readonly identifier?: string;
 }
 
@@ -46,10 +55,13 @@ interface Call {
   readonly timeoutMs: number | undefined;
   /** What a failure of this call means to the lifecycle. */
   readonly reason: ExtensionErrorReason;
+  /** See `SocketRequest.onSent`. */
+  readonly onSent?: () => void;
 }
 
 interface Answer {
-  readonly headers: http.IncomingHttpHeaders;
+  /** Names in lower case. */
+  readonly headers: Readonly<Record<string, string>>;
   readonly body: unknown;
 }
 
@@ -57,10 +69,6 @@ export class ExtensionsApiClient {
   private readonly host: string;
   private readonly port: number;
   private readonly requestTimeoutMs: number;
-  // No keep-alive: the environment is frozen between events and a pooled socket may be dead when
-  // it thaws; a fresh loopback connection per call costs nothing. A private agent also keeps the
-  // global agent's idle socket timeout (5 s since Node 19) off the long poll.
-  private readonly agent = new http.Agent({ keepAlive: false });
   private identifier: string | undefined;
 
   /** @param runtimeApi the value of `AWS_LAMBDA_RUNTIME_API`, `host:port`. */
@@ -77,16 +85,19 @@ export class ExtensionsApiClient {
 
   /**
    * Registers for `events`. `name` must be the file name of the executable in /opt/extensions,
-   * or Lambda rejects the registration.
+   * or Lambda rejects the registration. `onSent` is called once the request is sent, while Lambda
+   * answers (the fast start loads the rest of the extension there).
    */
-  public async register(name: string, events: readonly string[] = DEFAULT_EVENTS): Promise<RegisterResponse> {
+  public async register(name: string, events: readonly string[] = DEFAULT_EVENTS, onSent?: () => void): Promise<RegisterResponse> {
     const answer = await this.call({
       method: 'POST',
       route: '/register',
-      headers: registerHeaders(name),
+      // accountId is only returned to extensions that accept the feature.
+      headers: { 'Lambda-Extension-Name': name, 'Lambda-Extension-Accept-Feature': 'accountId' },
       body: { events },
       timeoutMs: this.requestTimeoutMs,
       reason: 'RegistrationFailed',
+      onSent,
     });
     const id = answer.headers['lambda-extension-identifier'];
     if (typeof id !== 'string' || id === '') {
@@ -141,67 +152,49 @@ export class ExtensionsApiClient {
     return { 'Lambda-Extension-Identifier': this.identifier };
   }
 
-  private call(call: Call): Promise<Answer> {
-    const payload = call.body === undefined ? undefined : Buffer.from(JSON.stringify(call.body));
-    const headers: Record<string, string | number> = { ...call.headers };
-    if (payload) {
-      headers['Content-Type'] = 'application/json';
-      headers['Content-Length'] = payload.length;
-    }
+  private async call(call: Call): Promise<Answer> {
     const what = `Extensions API ${call.method} ${call.route}`;
-    return new Promise<Answer>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      const fail = (err: ExtensionsApiError): void => {
-        if (timer) clearTimeout(timer);
-        reject(err);
-      };
-      const req = http.request({
-        host: this.host,
-        port: this.port,
+    const headers: Record<string, string> = { ...call.headers };
+    const body = call.body === undefined ? undefined : Buffer.from(JSON.stringify(call.body));
+    if (body) headers['Content-Type'] = 'application/json';
+    let answer;
+    try {
+      answer = await requestOverSocket(this.host, this.port, {
         method: call.method,
         path: EXTENSIONS_API_BASE_PATH + call.route,
         headers,
-        agent: this.agent,
-      }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('error', (err) => fail(new ExtensionsApiError(call.reason, `${what} failed: ${err.message}`, res.statusCode, undefined, { cause: err })));
-        res.on('end', () => {
-          if (timer) clearTimeout(timer);
-          const status = res.statusCode ?? 0;
-          const text = Buffer.concat(chunks).toString('utf8');
-          let body: unknown;
-          try {
-            body = text === '' ? undefined : JSON.parse(text);
-          } catch (err) {
-            if (status >= 200 && status < 300) {
-              reject(new ExtensionsApiError(call.reason, `${what} answered ${status} with a body that is not JSON: ${text.slice(0, 200)}`, status, undefined, { cause: err }));
-              return;
-            }
-          }
-          if (status < 200 || status >= 300) {
-            const detail = (body && typeof body === 'object' ? body : {}) as ErrorResponse;
-            const type = typeof detail.errorType === 'string' ? detail.errorType : undefined;
-            const msg = typeof detail.errorMessage === 'string' ? detail.errorMessage : text.slice(0, 200);
-            reject(new ExtensionsApiError(call.reason, `${what} answered ${status}${type ? ` ${type}` : ''}: ${msg}`, status, type));
-            return;
-          }
-          resolve({ headers: res.headers, body });
-        });
+        body,
+        timeoutMs: call.timeoutMs,
+        onSent: call.onSent,
       });
-      if (call.timeoutMs === undefined) {
-        // The long poll: make sure no socket idle timeout applies, whatever the agent's defaults.
-        req.setTimeout(0);
-      } else {
-        const limit = call.timeoutMs;
-        timer = setTimeout(() => {
-          req.destroy(new ExtensionsApiError(call.reason, `${what} did not answer within ${limit} ms`));
-        }, limit);
+    } catch (err) {
+      throw new ExtensionsApiError(call.reason, `${what} ${err instanceof NoAnswerError ? '' : 'failed: '}${errorMessage(err)}`, undefined, undefined, { cause: err });
+    }
+    const { status } = answer;
+    const text = answer.body.toString('utf8');
+    let parsed: unknown;
+    try {
+      parsed = text === '' ? undefined : JSON.parse(text);
+    } catch (err) {
+      if (status >= 200 && status < 300) {
+        throw new ExtensionsApiError(call.reason, `${what} answered ${status} with a body that is not JSON: ${text.slice(0, 200)}`, status, undefined, { cause: err });
       }
-      req.on('error', (err) => fail(err instanceof ExtensionsApiError ? err : new ExtensionsApiError(call.reason, `${what} failed: ${err.message}`, undefined, undefined, { cause: err })));
-      req.end(payload);
-    });
+    }
+    if (status < 200 || status >= 300) {
+      const detail = (parsed && typeof parsed === 'object' ? parsed : {}) as ErrorResponse;
+      const type = typeof detail.errorType === 'string' ? detail.errorType : undefined;
+      const msg = typeof detail.errorMessage === 'string' ? detail.errorMessage : text.slice(0, 200);
+      throw new ExtensionsApiError(call.reason, `${what} answered ${status}${type ? ` ${type}` : ''}: ${msg}`, status, type);
+    }
+    return { headers: answer.headers, body: parsed };
   }
+}
+
+/** The value of `AWS_LAMBDA_RUNTIME_API`, `host:port` (an IPv6 host in brackets), read into its parts. */
+export function parseRuntimeApi(runtimeApi: string): { host: string; port: number } {
+  const match = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(runtimeApi);
+  if (!match) throw new ConfigError(`AWS_LAMBDA_RUNTIME_API must be host:port, got ${JSON.stringify(runtimeApi)}`);
+  return { host: match[1].replace(/^\[(.*)\]$/, '$1'), port: Number(match[2]) };
 }
 
 function asObject<T>(body: unknown, route: string, reason: ExtensionErrorReason = 'UnexpectedError'): T {

@@ -34,6 +34,17 @@ describe('ExtensionsApiClient', () => {
       expect(req.body).toEqual({ events: ['INVOKE', 'SHUTDOWN'] });
     });
 
+    test('GIVEN onSent WHEN register THEN it is called once, while Lambda answers', async () => {
+      api.replies.set('POST /register', { headers: { 'Lambda-Extension-Identifier': 'id-late' }, body: {}, delayMs: 300 });
+      const client = new ExtensionsApiClient(runtimeApi);
+      const calls: Array<string | undefined> = [];
+
+      await within(client.register('opa', undefined, () => calls.push(client.extensionId)), 5000);
+
+      expect(calls).toEqual([undefined]);
+      expect(client.extensionId).toBe('id-late');
+    });
+
     test('GIVEN other events WHEN register THEN they are sent', async () => {
       const client = new ExtensionsApiClient(runtimeApi);
       await within(client.register('opa', ['SHUTDOWN']), 5000);

@@ -1,19 +1,31 @@
 /**
- * `POST /register` of the Lambda Extensions API written on a bare TCP socket: the one request the
- * extension makes before Lambda may start the function's runtime, so it is made without loading
- * `node:http` (its client, agent and parser cost the cold start several milliseconds before the
- * first byte is sent). One HTTP/1.1 request with `Connection: close`; the answer is read until the
- * server closes the connection, then framed by `Content-Length` or chunks. Every other call goes through
- * `ExtensionsApiClient`.
+ * One HTTP/1.1 request written on a bare TCP socket, and its answer read whole: the transport of
+ * every call to the Lambda Extensions API (`ExtensionsApiClient`). Not `node:http`: its client,
+ * agent and parser cost a cold start several milliseconds before the first byte of a request is
+ * sent, twice on the way to the first `/event/next` (`/register`, then `/event/next` itself), and
+ * the API is a local server that answers small JSON bodies. Not `fetch`: undici gives every
+ * request a 300 s headers timeout, and `/event/next` is a long poll that may rightly wait longer
+ * (an idle environment), which silently ended Sentry's Node extension.
+ *
+ * Each request has a connection of its own, sent with `Connection: close`: the environment is
+ * frozen between events, and a pooled socket may be dead when it thaws. The answer is read until
+ * it is whole (framed by `Content-Length` or chunks) or the server ends the connection.
  */
-import * as net from 'node:net';
-import { DEFAULT_EVENTS, EXTENSIONS_API_BASE_PATH, parseRuntimeApi, registerHeaders, REQUEST_TIMEOUT_MS } from './extensions-api';
-import type { RegisterResponse } from './types';
+import { connect } from 'node:net';
 
-export interface SocketRegistration {
-  readonly registered: RegisterResponse;
-  /** The `Lambda-Extension-Identifier` Lambda gave. */
-  readonly identifier: string;
+export interface SocketRequest {
+  readonly method: 'GET' | 'POST';
+  readonly path: string;
+  /** Sent as given (`Host` and `Connection` are added); a value that would end its line is refused. */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body?: Buffer;
+  /** undefined: no limit at all (a long poll). */
+  readonly timeoutMs?: number;
+  /**
+   * Called once the whole request has been handed to the kernel, while the server answers: work
+   * done there no longer delays the request (an exception it throws is ignored).
+   */
+  readonly onSent?: () => void;
 }
 
 /** An HTTP/1.1 answer, read whole. */
@@ -24,70 +36,66 @@ export interface RawAnswer {
   readonly body: Buffer;
 }
 
+/** Nothing, or not the whole answer, came within the request's `timeoutMs`. */
+export class NoAnswerError extends Error {
+  public constructor(timeoutMs: number) {
+    super(`did not answer within ${timeoutMs} ms`);
+    this.name = 'NoAnswerError';
+  }
+}
+
 /** A header value that cannot end the line it is written on. */
 const HEADER_VALUE = /^[\x20-\x7e]*$/;
 
 /**
- * Registers `name` for INVOKE and SHUTDOWN with the Extensions API at `runtimeApi` (`host:port`).
- * Rejects on any failure (no answer within `timeoutMs`, a non-2xx status, an answer it cannot read).
- * `onSent` is called once the whole request has been handed to the kernel, while Lambda answers:
- * work done there no longer delays the request (an exception it throws is ignored).
+ * Sends `request` to `host:port` and resolves with the answer, whatever its status. Rejects when
+ * nothing answers in time, the connection fails, or the answer cannot be read; the message says
+ * which.
  */
-export function registerOverSocket(
-  runtimeApi: string,
-  name: string,
-  timeoutMs = REQUEST_TIMEOUT_MS,
-  onSent?: () => void,
-): Promise<SocketRegistration> {
-  const { host, port } = parseRuntimeApi(runtimeApi);
-  const body = Buffer.from(JSON.stringify({ events: DEFAULT_EVENTS }));
-  const headers: Record<string, string> = {
-    'Host': runtimeApi,
-    ...registerHeaders(name),
-    'Content-Type': 'application/json',
-    'Content-Length': String(body.length),
-    'Connection': 'close',
-  };
+export function requestOverSocket(host: string, port: number, request: SocketRequest): Promise<RawAnswer> {
+  const { method, path, body, timeoutMs, onSent } = request;
+  const headers: Record<string, string> = { Host: hostHeader(host, port), ...request.headers, Connection: 'close' };
+  if (body) headers['Content-Length'] = String(body.length);
   for (const [key, value] of Object.entries(headers)) {
     if (!HEADER_VALUE.test(value)) return Promise.reject(new Error(`cannot send ${key} ${JSON.stringify(value)}`));
   }
-  const head = `POST ${EXTENSIONS_API_BASE_PATH}/register HTTP/1.1\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`;
+  const head = `${method} ${path} HTTP/1.1\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`;
 
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    const socket = net.connect(port, host);
-    const timer = setTimeout(() => socket.destroy(new Error(`/register did not answer within ${timeoutMs} ms`)), timeoutMs);
-    socket.once('error', (err) => {
+    let settled = false;
+    const socket = connect(port, host);
+    const timer = timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => socket.destroy(new NoAnswerError(timeoutMs)), timeoutMs);
+    const settle = (outcome: () => void): void => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
-      reject(err);
-    });
+      socket.destroy();
+      outcome();
+    };
+    socket.once('error', (err) => settle(() => reject(err)));
     /** Settles with the answer read so far; before the end of the connection, only once it reads whole. */
     const finish = (ended: boolean): void => {
       let answer: RawAnswer;
       try {
         answer = parseAnswer(Buffer.concat(chunks));
       } catch (err) {
-        if (!ended) return;
-        clearTimeout(timer);
-        socket.destroy();
-        return reject(err);
+        if (ended) settle(() => reject(err));
+        return;
       }
-      clearTimeout(timer);
-      socket.destroy();
-      try {
-        resolve(registrationOf(answer));
-      } catch (err) {
-        reject(err);
-      }
+      settle(() => resolve(answer));
     };
     socket.on('data', (chunk: Buffer) => {
       chunks.push(chunk);
       if (isComplete(Buffer.concat(chunks))) finish(false);
     });
     socket.once('end', () => finish(true));
-    // Written, not ended: a server may take a half-closed connection for a client that went away.
-    // `Connection: close` makes Lambda end it once it has answered.
-    socket.write(Buffer.concat([Buffer.from(head, 'latin1'), body]), (err) => {
+    // Written, not ended: a server may take a half-closed connection for a client that went away
+    // (Go's net/http cancels the request), and the long poll must stay open. `Connection: close`
+    // makes the server end it once it has answered.
+    socket.write(Buffer.concat(body ? [Buffer.from(head, 'latin1'), body] : [Buffer.from(head, 'latin1')]), (err) => {
       if (err || !onSent) return;
       try {
         onSent();
@@ -96,6 +104,11 @@ export function registerOverSocket(
       }
     });
   });
+}
+
+/** The `Host` header of `host:port`, an IPv6 host in brackets. */
+function hostHeader(host: string, port: number): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
 /** True once `raw` holds a whole answer framed by `Content-Length` or chunks (one framed by the connection's end is whole at its end). */
@@ -107,16 +120,6 @@ function isComplete(raw: Buffer): boolean {
   if (/\r\ntransfer-encoding:[^\r]*chunked/i.test(head)) return raw.indexOf('\r\n0\r\n\r\n', headEnd) >= 0;
   const length = /\r\ncontent-length:\s*(\d+)/i.exec(head);
   return length !== null && raw.length - (headEnd + 4) >= Number(length[1]);
-}
-
-function registrationOf(answer: RawAnswer): SocketRegistration {
-  const text = answer.body.toString('utf8');
-  if (answer.status < 200 || answer.status >= 300) throw new Error(`/register answered ${answer.status}: ${text.slice(0, 200)}`);
-  const identifier = answer.headers['lambda-extension-identifier'];
-  if (!identifier) throw new Error('/register answered without a Lambda-Extension-Identifier header');
-  const registered = JSON.parse(text) as unknown;
-  if (registered === null || typeof registered !== 'object' || Array.isArray(registered)) throw new Error('/register answered with a body that is not a JSON object');
-  return { registered: registered as RegisterResponse, identifier };
 }
 
 /** Reads a whole HTTP/1.x answer: status line, headers, and the body framed by `Content-Length`, chunks, or the end of the connection. */
