@@ -14,8 +14,8 @@
  * nothing started) before the server listens, so every configuration error is found before
  * anything listens.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { readConfigFile } from './config/config-file';
 import { ExtensionEnvironment } from './config/env';
 import { parseExtensionConfig } from './config/extension-config';
@@ -174,9 +174,9 @@ async function start(env: ExtensionEnvironment, logger: Logger, listener: EarlyL
  * in name order, read as downloads are.
  */
 async function readEmbeddedBundles(dir: string): Promise<Bundle[]> {
-  if (!fs.existsSync(dir)) return [];
+  if (!existsSync(dir)) return [];
   const { BUNDLE_SUFFIX, TAR_BUNDLE_SUFFIX } = LAYER_LAYOUT;
-  const files = fs.readdirSync(dir).filter((f) => f.endsWith(TAR_BUNDLE_SUFFIX) || f.endsWith(BUNDLE_SUFFIX));
+  const files = readdirSync(dir).filter((f) => f.endsWith(TAR_BUNDLE_SUFFIX) || f.endsWith(BUNDLE_SUFFIX));
   const named = files.map((file) => ({ file, name: file.slice(0, -(file.endsWith(TAR_BUNDLE_SUFFIX) ? TAR_BUNDLE_SUFFIX : BUNDLE_SUFFIX).length) }));
   named.sort((a, b) => (a.name !== b.name ? (a.name < b.name ? -1 : 1) : a.file < b.file ? -1 : 1));
   for (let i = 1; i < named.length; i++) {
@@ -186,9 +186,9 @@ async function readEmbeddedBundles(dir: string): Promise<Bundle[]> {
   for (const { file, name } of named) {
     let archive: Buffer;
     try {
-      archive = fs.readFileSync(path.join(dir, file));
+      archive = readFileSync(join(dir, file));
     } catch (err) {
-      throw new BundleError(name, `cannot read ${path.join(dir, file)}: ${errorMessage(err)}`, { cause: err });
+      throw new BundleError(name, `cannot read ${join(dir, file)}: ${errorMessage(err)}`, { cause: err });
     }
     bundles.push(await (file.endsWith(TAR_BUNDLE_SUFFIX) ? readTarBundle(name, archive) : readBundle(name, archive)));
   }

@@ -1,5 +1,5 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, errorMessage } from '../errors';
 
@@ -15,11 +15,11 @@ import { ConfigError, errorMessage } from '../errors';
 export function readConfigFile(file: string, lookup: (name: string) => string | undefined): Record<string, unknown> {
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = readFileSync(file, 'utf8');
   } catch (err) {
     throw new ConfigError(`cannot read the configuration file ${file}: ${errorMessage(err)}`, { cause: err });
   }
-  const ext = path.extname(file).toLowerCase();
+  const ext = extname(file).toLowerCase();
   const yaml = ext === '.yaml' || ext === '.yml';
   let parsed: unknown;
   try {

@@ -2,7 +2,7 @@
  * The only code that reads `process.env`. Every variable the extension understands is read here
  * through a typed getter with its default, so the rest of the runtime takes plain values.
  */
-import * as path from 'node:path';
+import { dirname, join } from 'node:path';
 import { ENV, LAYER_LAYOUT } from '../../../src/layer-contract';
 import { ConfigError } from '../errors';
 import type { LogLevel } from '../logger';
@@ -49,12 +49,12 @@ export class ExtensionEnvironment {
 
   /** The OPA configuration file (JSON, or YAML by extension). */
   public configFile(): string {
-    return this.env[ENV.CONFIG_FILE] || path.join(RUNTIME_DIR, LAYER_LAYOUT.CONFIG_FILE);
+    return this.env[ENV.CONFIG_FILE] || join(RUNTIME_DIR, LAYER_LAYOUT.CONFIG_FILE);
   }
 
   /** The folder of bundles embedded in the layer at synth time, one `<name>.tar.gz` each, beside the config file. */
   public embeddedBundlesDir(): string {
-    return path.join(path.dirname(this.configFile()), LAYER_LAYOUT.BUNDLES_DIR);
+    return join(dirname(this.configFile()), LAYER_LAYOUT.BUNDLES_DIR);
   }
 
   public logLevel(): LogLevel {

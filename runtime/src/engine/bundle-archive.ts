@@ -23,7 +23,7 @@
  * are not tar fail at the first header.
  */
 import { addAbortSignal } from 'node:stream';
-import * as zlib from 'node:zlib';
+import { createGunzip } from 'node:zlib';
 // The runtime is bundled by esbuild: its dependencies are inlined, so dev dependencies are right.
 import { Header } from 'tar/header';
 import { Pax } from 'tar/pax';
@@ -73,7 +73,7 @@ export async function readBundleArchive(bundle: string, archive: Buffer, limits:
     throw new BundleError(bundle, 'bundle is not a gzip archive (a bundle is a .tar.gz file)');
   }
   const reader = new TarReader(bundle, limits);
-  const gunzip = zlib.createGunzip({ chunkSize: 256 * 1024 });
+  const gunzip = createGunzip({ chunkSize: 256 * 1024 });
   if (signal) addAbortSignal(signal, gunzip);
   gunzip.end(archive);
   try {

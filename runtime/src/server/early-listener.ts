@@ -6,16 +6,16 @@
  * to the HTTP server (which then makes its requests wait for the policies of init as well).
  * Built on `node:net` alone: `node:http` is loaded after `/register`, with the rest.
  */
-import type * as http from 'node:http';
-import * as net from 'node:net';
+import type { Server } from 'node:http';
+import { AddressInfo, createServer, Socket } from 'node:net';
 
 /** The REST API listens on loopback only: the function beside it is its one client. */
 export const LOOPBACK = '127.0.0.1';
 
 export class EarlyListener {
-  private readonly held: net.Socket[] = [];
+  private readonly held: Socket[] = [];
   // Paused: nothing is read from a held connection before the HTTP server has it.
-  private readonly server = net.createServer({ pauseOnConnect: true }, (socket) => {
+  private readonly server = createServer({ pauseOnConnect: true }, (socket) => {
     this.held.push(socket);
   });
 
@@ -25,7 +25,7 @@ export class EarlyListener {
       this.server.once('error', reject);
       this.server.listen(port, host, () => {
         this.server.off('error', reject);
-        resolve((this.server.address() as net.AddressInfo).port);
+        resolve((this.server.address() as AddressInfo).port);
       });
     });
   }
@@ -34,7 +34,7 @@ export class EarlyListener {
    * `target` listens on this socket from now on (Node lets a server listen on another's handle),
    * and gets the held connections, in arrival order. Resolves once it is listening.
    */
-  public handOver(target: http.Server): Promise<void> {
+  public handOver(target: Server): Promise<void> {
     return new Promise((resolve, reject) => {
       target.once('error', reject);
       target.listen(this.server, () => {

@@ -5,7 +5,7 @@
  * (`v1/server/handlers/decoding.go`, `v1/util/read_gzip_body.go`).
  */
 import { IncomingMessage } from 'node:http';
-import * as zlib from 'node:zlib';
+import { gunzipSync } from 'node:zlib';
 import { ApiError, BODY_TOO_LARGE, GZIP_INVALID } from './errors';
 import { errorMessage } from '../errors';
 
@@ -22,7 +22,7 @@ export async function readBody(req: IncomingMessage, limits: BodyLimits): Promis
   if (encoding !== 'gzip') return raw;
   try {
     // Synchronous on purpose: bounded by maxOutputLength, and a body is at most a few MiB.
-    return zlib.gunzipSync(raw, { maxOutputLength: limits.maxDecompressedBytes });
+    return gunzipSync(raw, { maxOutputLength: limits.maxDecompressedBytes });
   } catch (err) {
     if (err instanceof RangeError || (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
       throw new ApiError(400, 'invalid_parameter',

@@ -2,9 +2,9 @@
  * OPA's REST API on loopback, for the function beside the extension
  * (https://www.openpolicyagent.org/docs/rest-api). Read-only: policies and data come from bundles.
  */
-import * as http from 'node:http';
+import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
-import * as zlib from 'node:zlib';
+import { gzipSync } from 'node:zlib';
 import { DEFAULT_DECISION } from '../../../src/layer-contract';
 import { PolicyEngine } from '../engine/policy-engine';
 import { LogFields, Logger } from '../logger';
@@ -98,9 +98,9 @@ const EMPTY_BODY = Buffer.alloc(0);
  * Node's request with the lean path's state on it, so that the body's listeners are functions
  * shared by every request rather than closures made for each.
  */
-class LeanRequest extends http.IncomingMessage {
+class LeanRequest extends IncomingMessage {
   /** The response, and the server's lean answer, set when the lean path takes the request. */
-  public response?: http.ServerResponse;
+  public response?: ServerResponse;
   public answer?: (req: LeanRequest, body: Buffer) => void;
   /** When the request came, for a decision log's `timer_server_handler_ns` (0 without decision logs). */
   public startedAt = 0n;
@@ -120,7 +120,7 @@ function onLeanEnd(this: LeanRequest): void {
 }
 
 export class PolicyServer {
-  private readonly server: http.Server;
+  private readonly server: Server;
   private readonly routes: readonly Route[];
   private readonly host: string;
   private readonly limits: { maxBytes: number; maxDecompressedBytes: number };
@@ -163,7 +163,7 @@ export class PolicyServer {
       },
       { path: '/health', methods: { GET: healthHandler({ pluginStatuses: options.pluginStatuses, bundlesActivated: options.bundlesActivated }) } },
     ];
-    this.server = http.createServer<typeof LeanRequest>({ keepAlive: true, IncomingMessage: LeanRequest }, (req, res) => {
+    this.server = createServer<typeof LeanRequest>({ keepAlive: true, IncomingMessage: LeanRequest }, (req, res) => {
       if (this.pending === undefined && this.lean(req, res)) return;
       void this.handle(req, res);
     });
@@ -217,7 +217,7 @@ export class PolicyServer {
    * other request, which {@link handle} answers. The answer is the same either way: both paths
    * make it with the Data API's own functions.
    */
-  private lean(req: LeanRequest, res: http.ServerResponse): boolean {
+  private lean(req: LeanRequest, res: ServerResponse): boolean {
     const url = req.url!;
     if (!url.startsWith(DATA_PREFIX) || url.includes('?')) return false;
     if (req.method === 'GET') {
@@ -240,7 +240,7 @@ export class PolicyServer {
   private readonly answerLeanPost = (req: LeanRequest, body: Buffer): void => this.answerLean(req, req.response!, body, req.startedAt);
 
   /** A lean request's answer: `body` for a POST, undefined for a GET. */
-  private answerLean(req: http.IncomingMessage, res: http.ServerResponse, body: Buffer | undefined, startedAt: bigint): void {
+  private answerLean(req: IncomingMessage, res: ServerResponse, body: Buffer | undefined, startedAt: bigint): void {
     let response: ApiResponse;
     try {
       const rest = req.url!.slice(DATA_PREFIX.length);
@@ -252,7 +252,7 @@ export class PolicyServer {
     this.respond(req, res, response, {});
   }
 
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     let response: ApiResponse;
     try {
       if (this.pending && pathOf(req) !== '/health') await this.waitUntilReady();
@@ -265,7 +265,7 @@ export class PolicyServer {
   }
 
   /** Answers a request that failed: its ApiError, or 500 `internal_error` for anything else. */
-  private fail(req: http.IncomingMessage, res: http.ServerResponse, err: unknown): void {
+  private fail(req: IncomingMessage, res: ServerResponse, err: unknown): void {
     const apiError = err instanceof ApiError ? err : new ApiError(500, 'internal_error', `unexpected error: ${errorMessage(err)}`, { cause: err });
     const fields = { method: req.method, path: pathOf(req), status: apiError.status, ...errorLogFields(apiError) };
     if (apiError.status >= 500) this.options.logger.error('request failed', fields);
@@ -273,7 +273,7 @@ export class PolicyServer {
     this.respond(req, res, { status: apiError.status, body: apiError.toBody() }, { ...apiError.headers });
   }
 
-  private respond(req: http.IncomingMessage, res: http.ServerResponse, response: ApiResponse, headers: Record<string, string>): void {
+  private respond(req: IncomingMessage, res: ServerResponse, response: ApiResponse, headers: Record<string, string>): void {
     if (res.headersSent || res.destroyed) return;
     if (headers.Connection === 'close') res.shouldKeepAlive = false;
     let payload: Buffer | string;
@@ -297,7 +297,7 @@ export class PolicyServer {
    * gzip and the body is long enough to be worth it (OPA's `server.encoding.gzip.min_length`).
    * Sets `Vary`, `Content-Length` and (for gzip) `Content-Encoding` in `headers`.
    */
-  private encode(req: http.IncomingMessage, body: unknown, headers: Record<string, string>): Buffer | string {
+  private encode(req: IncomingMessage, body: unknown, headers: Record<string, string>): Buffer | string {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const pretty = q >= 0 && boolParam(new URLSearchParams(url.slice(q + 1)), 'pretty');
@@ -308,7 +308,7 @@ export class PolicyServer {
       headers['Content-Length'] = String(length);
       return text;
     }
-    const gzipped = zlib.gzipSync(text);
+    const gzipped = gzipSync(text);
     headers['Content-Encoding'] = 'gzip';
     headers['Content-Length'] = String(gzipped.length);
     return gzipped;
@@ -331,7 +331,7 @@ export class PolicyServer {
     }
   }
 
-  private async route(req: http.IncomingMessage): Promise<ApiResponse> {
+  private async route(req: IncomingMessage): Promise<ApiResponse> {
     const target = req.url ?? '/';
     const q = target.indexOf('?');
     const pathname = q < 0 ? target : target.slice(0, q);
@@ -358,7 +358,7 @@ export class PolicyServer {
  * string of `GET /v1/data/...?input=` is the input, which `system/log/mask` may hide from the
  * decision log. Split by hand: `new URL` would read a path such as `//x/y` as a host.
  */
-function pathOf(req: http.IncomingMessage): string {
+function pathOf(req: IncomingMessage): string {
   const target = req.url ?? '/';
   const q = target.indexOf('?');
   return q < 0 ? target : target.slice(0, q);

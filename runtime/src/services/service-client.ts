@@ -1,4 +1,4 @@
-import * as http from 'node:http';
+import { IncomingHttpHeaders, request as httpRequest } from 'node:http';
 import type { RequestAuthorizer } from './credentials/credentials-strategy';
 import { findCredentialsStrategy } from './credentials/registry';
 import { ServiceConfig } from './service-config';
@@ -134,7 +134,7 @@ export class ServiceClient {
   private send(url: URL, req: ServiceRequest, headers: Record<string, string>): Promise<ServiceResponse> {
     const name = this.config.name;
     const timeoutMs = this.config.responseHeaderTimeoutMs;
-    const transport = url.protocol === 'https:' ? loadHttps() : http;
+    const newRequest = url.protocol === 'https:' ? loadHttps().request : httpRequest;
     return new Promise<ServiceResponse>((resolve, reject) => {
       let settled = false;
       let headerTimer: NodeJS.Timeout | undefined;
@@ -151,7 +151,7 @@ export class ServiceClient {
         }
       };
       const onAbort = () => finish(req.signal.reason);
-      const request = transport.request(url, { method: req.method, headers, agent: false });
+      const request = newRequest(url, { method: req.method, headers, agent: false });
       req.signal.addEventListener('abort', onAbort, { once: true });
       request.on('error', (err) => finish(new ServiceRequestError(name, `service ${name}: request to ${url.pathname} failed: ${err.message}`, { cause: err })));
       request.on('response', (response) => {
@@ -233,7 +233,7 @@ function isDomainOrSubdomain(sub: string, parent: string): boolean {
   return sub.endsWith('.' + parent);
 }
 
-function toHeaders(raw: http.IncomingHttpHeaders): Headers {
+function toHeaders(raw: IncomingHttpHeaders): Headers {
   const out = new Headers();
   for (const [k, v] of Object.entries(raw)) {
     if (v === undefined) continue;

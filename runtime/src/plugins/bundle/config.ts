@@ -1,4 +1,4 @@
-import * as path from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import type { KeyConfig } from './keys';
 import { BundleInitFailure } from '../../../../src/layer-contract';
 import { optionalObject, requiredObject } from '../../config/config-values';
@@ -82,12 +82,12 @@ export function parseBundlePluginConfig(
     bundles.push(parseSource(name, value, services, keys));
   }
   if (bundles.length === 0) return undefined;
-  return { bundles, persistenceDirectory: path.join(persistenceDirectory, 'bundles') };
+  return { bundles, persistenceDirectory: join(persistenceDirectory, 'bundles') };
 }
 
 function parsePersistenceDirectory(value: unknown): string {
   if (value === undefined || value === null) return DEFAULT_PERSISTENCE_DIRECTORY;
-  if (typeof value !== 'string' || !path.isAbsolute(value)) {
+  if (typeof value !== 'string' || !isAbsolute(value)) {
     throw new ConfigError(`persistence_directory must be an absolute path, got ${JSON.stringify(value)}`);
   }
   return value;

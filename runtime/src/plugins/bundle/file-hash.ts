@@ -1,4 +1,4 @@
-import * as path from 'node:path';
+import { posix } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { nodeCrypto } from '../../node-crypto';
 
@@ -27,7 +27,7 @@ const ALGORITHMS: Readonly<Record<string, string>> = {
 
 /** True for the files OPA hashes over their parsed form (`bundle.IsStructuredDoc`). */
 export function isStructuredFile(file: string): boolean {
-  const base = path.posix.basename(file);
+  const base = posix.basename(file);
   return base === 'data.json' || base === 'data.yaml' || base === '.signatures.json' || base === '.manifest';
 }
 
@@ -38,7 +38,7 @@ export function hashBundleFile(file: string, data: Buffer, algorithm: string): s
   const hash = nodeCrypto().createHash(nodeAlgorithm);
   if (!isStructuredFile(file)) {
     hash.update(data);
-  } else if (path.posix.basename(file) === 'data.yaml') {
+  } else if (posix.basename(file) === 'data.yaml') {
     hash.update(canonicalValue(parseYaml(data.toString('utf8')) ?? null));
   } else {
     hash.update(canonicalJson(data.toString('utf8')));

@@ -1,6 +1,6 @@
 // `fs.promises`, not `node:fs/promises`: the getter loads the promise API on first use, not at start-up.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { promises as fsPromises } from 'node:fs';
+import { dirname, resolve, sep } from 'node:path';
 import { nodeCrypto } from '../../node-crypto';
 
 /**
@@ -12,9 +12,9 @@ export class BundlePersistence {
   public constructor(public readonly directory: string) {}
 
   public fileOf(name: string): string {
-    const file = path.resolve(this.directory, name, 'bundle.tar.gz');
+    const file = resolve(this.directory, name, 'bundle.tar.gz');
     // Bundle names come from the configuration; still, never write outside the directory.
-    if (!file.startsWith(path.resolve(this.directory) + path.sep)) {
+    if (!file.startsWith(resolve(this.directory) + sep)) {
       throw new Error(`bundle name ${JSON.stringify(name)} cannot be used as a folder under ${this.directory}`);
     }
     return file;
@@ -23,13 +23,13 @@ export class BundlePersistence {
   /** Writes through a temporary file and a rename, so a crash never leaves half an archive. */
   public async save(name: string, archive: Buffer): Promise<void> {
     const file = this.fileOf(name);
-    await fs.promises.mkdir(path.dirname(file), { recursive: true });
+    await fsPromises.mkdir(dirname(file), { recursive: true });
     const tmp = `${file}.${nodeCrypto().randomBytes(6).toString('hex')}.tmp`;
     try {
-      await fs.promises.writeFile(tmp, archive);
-      await fs.promises.rename(tmp, file);
+      await fsPromises.writeFile(tmp, archive);
+      await fsPromises.rename(tmp, file);
     } catch (err) {
-      await fs.promises.rm(tmp, { force: true });
+      await fsPromises.rm(tmp, { force: true });
       throw err;
     }
   }
@@ -37,7 +37,7 @@ export class BundlePersistence {
   /** The persisted archive, or undefined when there is none. */
   public async load(name: string): Promise<Buffer | undefined> {
     try {
-      return await fs.promises.readFile(this.fileOf(name));
+      return await fsPromises.readFile(this.fileOf(name));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;

@@ -1,5 +1,5 @@
 // `fs.promises`, not `node:fs/promises`: the getter loads the promise API on first use, not at start-up.
-import * as fs from 'node:fs';
+import { promises as fsPromises } from 'node:fs';
 import type { CredentialsStrategy, ServiceCredentials } from './credentials-strategy';
 import { parseTokenSource, TokenSource, tokenSourceService } from './token-source';
 import { ConfigError, errorMessage } from '../../errors';
@@ -58,7 +58,7 @@ export const BEARER_STRATEGY: CredentialsStrategy<BearerCredentials> = {
     return {
       async prepare(request) {
         // token_path is read at each request so a rotated token is picked up (OPA does the same).
-        const current = tokenPath !== undefined ? (await fs.promises.readFile(tokenPath, 'utf8')).trim() : token;
+        const current = tokenPath !== undefined ? (await fsPromises.readFile(tokenPath, 'utf8')).trim() : token;
         request.headers.authorization = `${scheme} ${current}`;
       },
     };
