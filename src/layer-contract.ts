@@ -32,6 +32,8 @@ export const LAYER_LAYOUT = {
   RUNTIME_FILE: 'index.js',
   /** The rest of the runtime, loaded once the extension is registered. */
   RUNTIME_MAIN_FILE: 'main.js',
+  /** Beside RUNTIME_MAIN_FILE: the packages only some configurations need, `<name>.js` each, loaded on first use. */
+  LAZY_DIR: 'lazy',
   CONFIG_FILE: 'config.json',
   /**
    * Bundles embedded at synth, in a folder beside the config file: `<name>.tar`, the archive

@@ -20,17 +20,18 @@ export interface LayerContents {
 
 /**
  * Lays the layer out in a fresh folder, as Lambda will unpack it at /opt:
- * `extensions/opa`, `opa-extension/index.js` and `main.js`, `opa-extension/config.json`,
+ * `extensions/opa`, `opa-extension/index.js`, `main.js` and `lazy/`, `opa-extension/config.json`,
  * `opa-extension/bundles/<name>.tar` (or `.tar.gz`, see {@link embedBundle}). The asset hash comes
  * from the contents.
  */
 export function assembleLayer(contents: LayerContents): string {
-  const { LAUNCHER_DIR, LAUNCHER_NAME, RUNTIME_DIR: RUNTIME, RUNTIME_FILE, RUNTIME_MAIN_FILE } = LAYER_LAYOUT;
+  const { LAUNCHER_DIR, LAUNCHER_NAME, RUNTIME_DIR: RUNTIME, RUNTIME_FILE, RUNTIME_MAIN_FILE, LAZY_DIR } = LAYER_LAYOUT;
   const { CONFIG_FILE, BUNDLES_DIR } = LAYER_LAYOUT;
   const launcher = path.join(RUNTIME_DIR, LAUNCHER_DIR, LAUNCHER_NAME);
   const runtime = path.join(RUNTIME_DIR, RUNTIME, RUNTIME_FILE);
   const runtimeMain = path.join(RUNTIME_DIR, RUNTIME, RUNTIME_MAIN_FILE);
-  for (const file of [launcher, runtime, runtimeMain]) {
+  const lazy = path.join(RUNTIME_DIR, RUNTIME, LAZY_DIR);
+  for (const file of [launcher, runtime, runtimeMain, lazy]) {
     if (!fs.existsSync(file)) {
       throw new Error(`The extension runtime is missing at ${file}; build it with \`npx projen bundle:runtime\``);
     }
@@ -43,6 +44,7 @@ export function assembleLayer(contents: LayerContents): string {
   fs.chmodSync(path.join(dir, LAUNCHER_DIR, LAUNCHER_NAME), 0o755);
   fs.copyFileSync(runtime, path.join(dir, RUNTIME, RUNTIME_FILE));
   fs.copyFileSync(runtimeMain, path.join(dir, RUNTIME, RUNTIME_MAIN_FILE));
+  fs.cpSync(lazy, path.join(dir, RUNTIME, LAZY_DIR), { recursive: true });
   fs.writeFileSync(path.join(dir, RUNTIME, CONFIG_FILE), JSON.stringify(contents.config, null, 2) + '\n');
   for (const bundle of contents.embedded) embedBundle(bundle.embeddedFile!, path.join(dir, RUNTIME, BUNDLES_DIR, bundle.name));
   return dir;

@@ -1,15 +1,12 @@
 /**
- * `@smithy/signature-v4`, compiled on first use (see lazy-module.ts): only a layer whose services
+ * `@smithy/signature-v4`, loaded on first use (see lazy-module.ts): only a layer whose services
  * sign their requests (`s3_signing` credentials) needs it, and it is the largest package of the
  * runtime that an embedded-bundle start does not run.
  */
 import type * as SigV4 from '@smithy/signature-v4';
 import { lazyModule } from './lazy-module';
 
-/** The `@smithy/signature-v4` package as CommonJS text, set by `runtime/bundle.ts`. */
-declare const OPA_LAZY_SIGNATURE_V4: string;
-
-const load = lazyModule<typeof SigV4>('signature-v4', () => OPA_LAZY_SIGNATURE_V4);
+const load = lazyModule<typeof SigV4>('signature-v4');
 
 /** The package's class, constructed from the compiled module (`new` of a function that returns an object yields that object). */
 export const SignatureV4 = function lazySignatureV4(...args: ConstructorParameters<typeof SigV4.SignatureV4>) {

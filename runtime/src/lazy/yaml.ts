@@ -1,14 +1,11 @@
 /**
- * `yaml`, compiled on first use (see lazy-module.ts): a YAML config file, a bundle's `.yaml`
+ * `yaml`, loaded on first use (see lazy-module.ts): a YAML config file, a bundle's `.yaml`
  * data files, the `yaml.*` builtins of a policy. What the runtime and opa-wasm call of it.
  */
 import type * as YAML from 'yaml';
 import { lazyModule } from './lazy-module';
 
-/** The `yaml` package as CommonJS text, set by `runtime/bundle.ts`. */
-declare const OPA_LAZY_YAML: string;
-
-const load = lazyModule<typeof YAML>('yaml', () => OPA_LAZY_YAML);
+const load = lazyModule<typeof YAML>('yaml');
 
 export const parse = ((...args: unknown[]) => (load().parse as (...a: unknown[]) => unknown)(...args)) as typeof YAML.parse;
 export const stringify = ((...args: unknown[]) => (load().stringify as (...a: unknown[]) => unknown)(...args)) as typeof YAML.stringify;
