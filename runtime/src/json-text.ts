@@ -172,21 +172,27 @@ function isDigit(c: number): boolean {
 }
 
 /**
+ * {@link valueEnd}'s stack of the closing brackets of the containers it is in: one for the process,
+ * as the reader runs to its end without yielding, so a request allocates none.
+ */
+const CLOSERS = new Uint8Array(MAX_JSON_DEPTH);
+
+/**
  * Where the JSON value at `i` ends, or -1 when there is none. `plain` takes only what
  * {@link soleMemberSpan} is sure of (printable ASCII strings without escapes); otherwise any valid
- * string is taken. Containers are followed with a stack of their closing brackets rather than by
- * recursion, at most {@link MAX_JSON_DEPTH} deep.
+ * string is taken. Containers are followed with a stack of their closing brackets ({@link CLOSERS})
+ * rather than by recursion, at most {@link MAX_JSON_DEPTH} deep.
  */
 function valueEnd(bytes: Uint8Array, i: number, plain: boolean): number {
-  const closers: number[] = [];
+  let depth = 0;
   for (;;) {
     const c = bytes[i];
     if (c === OPEN_BRACE || c === OPEN_BRACKET) {
-      if (closers.length === MAX_JSON_DEPTH) return -1; // this would be a level too many
+      if (depth === MAX_JSON_DEPTH) return -1; // this would be a level too many
       const close = c === OPEN_BRACE ? CLOSE_BRACE : CLOSE_BRACKET;
       i = skipSpace(bytes, i + 1);
       if (bytes[i] !== close) {
-        closers.push(close);
+        CLOSERS[depth++] = close;
         i = close === CLOSE_BRACE ? memberStart(bytes, i, plain) : i;
         if (i < 0) return -1;
         continue;
@@ -202,9 +208,9 @@ function valueEnd(bytes: Uint8Array, i: number, plain: boolean): number {
     if (i < 0) return -1;
     // A value is complete: close the containers it completes, up to one that goes on.
     for (;;) {
-      if (closers.length === 0) return i;
+      if (depth === 0) return i;
       i = skipSpace(bytes, i);
-      const close = closers[closers.length - 1];
+      const close = CLOSERS[depth - 1];
       if (bytes[i] === COMMA) {
         i = skipSpace(bytes, i + 1);
         i = close === CLOSE_BRACE ? memberStart(bytes, i, plain) : i;
@@ -212,7 +218,7 @@ function valueEnd(bytes: Uint8Array, i: number, plain: boolean): number {
         break;
       }
       if (bytes[i] !== close) return -1;
-      closers.pop();
+      depth--;
       i++;
     }
   }

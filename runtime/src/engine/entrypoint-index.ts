@@ -6,7 +6,8 @@
  */
 
 interface IndexNode<T> {
-  entry?: T;
+  /** The node's entrypoint, as {@link EntrypointIndex.resolve} answers a path that names it. */
+  exact?: Resolved<T>;
   readonly children: Map<string, IndexNode<T>>;
 }
 
@@ -32,8 +33,8 @@ export class EntrypointIndex<T> {
       }
       node = child;
     }
-    if (node.entry !== undefined) return false;
-    node.entry = entry;
+    if (node.exact !== undefined) return false;
+    node.exact = { entry, rest: NO_SEGMENTS };
     return true;
   }
 
@@ -43,25 +44,25 @@ export class EntrypointIndex<T> {
       node = node.children.get(segment);
       if (!node) return undefined;
     }
-    return node.entry;
+    return node.exact?.entry;
   }
 
   /** The deepest entrypoint at or above `segments`. */
   public resolve(segments: readonly string[]): Resolved<T> | undefined {
     let node: IndexNode<T> | undefined = this.root;
-    let found = node.entry;
+    let found = node.exact;
     let depth = 0;
     for (let i = 0; i < segments.length; i++) {
       node = node.children.get(segments[i]);
       if (!node) break;
-      if (node.entry !== undefined) {
-        found = node.entry;
+      if (node.exact !== undefined) {
+        found = node.exact;
         depth = i + 1;
       }
     }
     if (found === undefined) return undefined;
-    // A path that names an entrypoint (most decisions) has nothing below it: no new array for that.
-    return { entry: found, rest: depth === segments.length ? NO_SEGMENTS : segments.slice(depth) };
+    // A path that names an entrypoint (most decisions) is answered by the node's own, made once.
+    return depth === segments.length ? found : { entry: found.entry, rest: segments.slice(depth) };
   }
 }
 

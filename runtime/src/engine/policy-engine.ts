@@ -94,33 +94,38 @@ export class PolicyEngine {
    * EvaluationError when the policy fails.
    */
   public evaluate(path: readonly string[] | string, input?: unknown): Decision {
-    const { resultJson } = this.evaluateJson(path, input === undefined ? undefined : encoder.encode(stringifyJson(input)));
+    const resultJson = this.evaluateJson(path, input === undefined ? undefined : encoder.encode(stringifyJson(input)));
     return resultJson === undefined ? {} : { result: JSON.parse(resultJson) };
   }
 
   /**
    * {@link evaluate} on JSON text: `input` is the input's UTF-8 JSON (valid, without lone
-   * surrogate escapes), and the result is the JSON the policy wrote, numbers exactly as written.
+   * surrogate escapes), and the answer is the result's JSON as the policy wrote it, numbers
+   * exactly as written, or undefined when the document is undefined.
    */
-  public evaluateJson(path: readonly string[] | string, input?: Uint8Array): JsonDecision {
+  public evaluateJson(path: readonly string[] | string, input?: Uint8Array): string | undefined {
     const segments = typeof path === 'string' ? splitPath(path.replace(/^\/+|\/+$/g, '')) : path;
     const resolved = this.state.index.resolve(segments);
-    if (!resolved) return {};
+    if (!resolved) return undefined;
     const { entry, rest } = resolved;
-    let resultSet: Buffer;
+    let start: number;
     try {
-      resultSet = entry.policy.evaluate(entry.id, input);
+      start = entry.policy.evaluate(entry.id, input);
     } catch (err) {
       throw new EvaluationError(entry.name, reasonOf(err), { cause: err });
     }
-    const scalar = rest.length === 0 ? scalarResult(resultSet) : undefined;
-    if (scalar !== undefined) return { resultJson: scalar };
+    // The result set's JSON, read where the policy wrote it in its memory.
+    const memory = entry.policy.memory();
+    const nul = nulAt(memory, start);
+    const end = nul < 0 ? memory.length : nul;
+    const scalar = rest.length === 0 ? scalarResult(memory, start, end) : undefined;
+    if (scalar !== undefined) return scalar;
     // The result set: `[]`, or `[{"result":<value>}]` as the Wasm engine writes it. A result may
     // be nested as deeply as the policy makes it: no depth limit here.
-    const first = scanJson(resultSet, 0, resultSet.length, Infinity).children[0];
-    const value = first && resultOf(resultSet, first);
-    const sub = value && subDocumentSpan(resultSet, value, rest);
-    return sub ? { resultJson: resultSet.toString('utf8', sub.start, sub.end) } : {};
+    const first = scanJson(memory, start, end, Infinity).children[0];
+    const value = first && resultOf(memory, first);
+    const sub = value && subDocumentSpan(memory, value, rest);
+    return sub ? memory.toString('utf8', sub.start, sub.end) : undefined;
   }
 }
 
@@ -128,27 +133,23 @@ export class PolicyEngine {
 const RESULT_KEY = Buffer.from('{"result":');
 
 /**
- * The result of a set that holds one scalar (`[{"result":true}]`, most decisions), read without a
- * scan; undefined for anything else. With neither brace nor bracket between the item's fixed
- * start and the set's end, the set holds one item and its value is a scalar.
+ * The result of a set (`memory[setStart, setEnd)`) that holds one scalar (`[{"result":true}]`,
+ * most decisions), read without a scan; undefined for anything else. With neither brace nor
+ * bracket between the item's fixed start and the set's end, the set holds one item and its value
+ * is a scalar.
  */
-function scalarResult(set: Buffer): string | undefined {
-  const start = 1 + RESULT_KEY.length; // after `[{"result":`
-  const end = set.length - 2; // before `}]`
-  if (end <= start || set[0] !== OPEN_BRACKET || !bytesAt(set, 1, RESULT_KEY)) return undefined;
-  if (set[end] !== CLOSE_BRACE || set[end + 1] !== CLOSE_BRACKET) return undefined;
+function scalarResult(memory: Buffer, setStart: number, setEnd: number): string | undefined {
+  const start = setStart + 1 + RESULT_KEY.length; // after `[{"result":`
+  const end = setEnd - 2; // before `}]`
+  if (end <= start || memory[setStart] !== OPEN_BRACKET || !bytesAt(memory, setStart + 1, RESULT_KEY)) return undefined;
+  if (memory[end] !== CLOSE_BRACE || memory[end + 1] !== CLOSE_BRACKET) return undefined;
   for (let i = start; i < end; i++) {
-    if (set[i] === OPEN_BRACE || set[i] === OPEN_BRACKET) return undefined;
+    if (memory[i] === OPEN_BRACE || memory[i] === OPEN_BRACKET) return undefined;
   }
   // A boolean, the usual decision, without making a string from the bytes.
-  if (bytesAt(set, start, TRUE) && end - start === TRUE.length) return 'true';
-  if (bytesAt(set, start, FALSE) && end - start === FALSE.length) return 'false';
-  return set.toString('utf8', start, end);
-}
-
-/** What {@link PolicyEngine.evaluateJson} answers: `resultJson` is absent when the document is undefined. */
-export interface JsonDecision {
-  readonly resultJson?: string;
+  if (bytesAt(memory, start, TRUE) && end - start === TRUE.length) return 'true';
+  if (bytesAt(memory, start, FALSE) && end - start === FALSE.length) return 'false';
+  return memory.toString('utf8', start, end);
 }
 
 
@@ -211,19 +212,15 @@ class WasmPolicy {
     this.heapPtr = this.internals.dataHeapPtr;
   }
 
-  /** The result set's JSON: a view of the Wasm heap, which the next evaluation reuses, so the caller reads it before it evaluates again. */
-  public evaluate(entrypoint: number, input: Uint8Array | undefined): Buffer {
-    let resultAddr: number;
-    if (this.opaEval) {
-      const inputLen = input ? input.byteLength : 0;
-      if (input) this.copyIn(input, this.heapPtr);
-      resultAddr = this.opaEval(0, entrypoint, this.dataAddr, input ? this.heapPtr : 0, inputLen, this.heapPtr + inputLen, 0);
-    } else {
-      resultAddr = this.evaluateWithContext(entrypoint, input);
-    }
-    const memory = this.memory();
-    const end = nulAt(memory, resultAddr);
-    return memory.subarray(resultAddr, end < 0 ? memory.length : end);
+  /**
+   * Where in {@link memory} the result set's JSON starts, ended by a NUL. The next evaluation
+   * reuses that part of the heap, so the caller reads it before it evaluates again.
+   */
+  public evaluate(entrypoint: number, input: Uint8Array | undefined): number {
+    if (!this.opaEval) return this.evaluateWithContext(entrypoint, input);
+    const inputLen = input ? input.byteLength : 0;
+    if (input) this.copyIn(input, this.heapPtr);
+    return this.opaEval(0, entrypoint, this.dataAddr, input ? this.heapPtr : 0, inputLen, this.heapPtr + inputLen, 0);
   }
 
   /** ABI 1.0 and 1.1: the input parsed in the module, then a context made for the evaluation. */
@@ -256,7 +253,7 @@ class WasmPolicy {
    * policy as it allocates) detaches its old ArrayBuffer, which leaves a view of it empty: the view
    * is made again only then, without asking V8 for the memory's buffer on every evaluation.
    */
-  private memory(): Buffer {
+  public memory(): Buffer {
     if (this.view.length === 0) this.view = Buffer.from(this.internals.mem.buffer);
     return this.view;
   }

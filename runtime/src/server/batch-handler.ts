@@ -10,7 +10,7 @@ import { DecisionContext, DecisionInput, inputJson, makeDecision, parseJson, pat
 import { ApiError } from './errors';
 import { dataFlags } from './query-flags';
 import { ApiResponse, Handler } from './routes';
-import { lastChild, scanJson } from '../json-text';
+import { lastChild, RawJson, scanJson } from '../json-text';
 import { nodeCrypto } from '../node-crypto';
 
 export function batchPostHandler(ctx: DecisionContext): Handler {
@@ -33,7 +33,7 @@ export function batchPostHandler(ctx: DecisionContext): Handler {
       } else {
         if (flags.provenance) item.provenance = provenance(ctx);
         if (flags.metrics) item.metrics = { timer_rego_query_eval_ns: outcome.evalNs };
-        if (outcome.result !== undefined) item.result = outcome.result;
+        if (outcome.resultJson !== undefined) item.result = new RawJson(outcome.resultJson);
         item.http_status_code = '200';
       }
       responses[id] = item;

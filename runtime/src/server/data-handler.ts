@@ -12,7 +12,10 @@ import { ApiResponse, Handler } from './routes';
 import { lastChild, MAX_JSON_DEPTH, RawJson, soleMemberSpan } from '../json-text';
 
 /** The answer to a decision whose document is undefined, with nothing else to say. */
-const NO_RESULT = new RawJson('{}');
+const NO_RESULT: ApiResponse = { status: 200, body: new RawJson('{}') };
+/** The answers of the usual decisions, a boolean alone, made once rather than for each decision. */
+const TRUE_RESULT: ApiResponse = { status: 200, body: new RawJson('{"result":true}') };
+const FALSE_RESULT: ApiResponse = { status: 200, body: new RawJson('{"result":false}') };
 
 /** A decision without input; shared, as handlers never change it. */
 const NO_INPUT: DecisionInput = {};
@@ -72,7 +75,11 @@ function answer(ctx: DecisionContext, flags: DataFlags, outcome: DecisionOutcome
   // The usual answer, the result alone, is written as JSON text at once rather than as an object
   // the response serializes.
   if (outcome.decisionId === undefined && !flags.provenance && !flags.metrics && !warn) {
-    return { status: 200, body: outcome.result === undefined ? NO_RESULT : new RawJson(`{"result":${outcome.result.text}}`) };
+    const result = outcome.resultJson;
+    if (result === undefined) return NO_RESULT;
+    if (result === 'true') return TRUE_RESULT;
+    if (result === 'false') return FALSE_RESULT;
+    return { status: 200, body: new RawJson(`{"result":${result}}`) };
   }
   const body: Record<string, unknown> = {};
   if (outcome.decisionId !== undefined) body.decision_id = outcome.decisionId;
@@ -84,7 +91,7 @@ function answer(ctx: DecisionContext, flags: DataFlags, outcome: DecisionOutcome
       timer_server_handler_ns: Number(process.hrtime.bigint() - startedAt),
     };
   }
-  if (outcome.result !== undefined) body.result = outcome.result;
+  if (outcome.resultJson !== undefined) body.result = new RawJson(outcome.resultJson);
   if (warn) body.warning = INPUT_MISSING_WARNING;
   return { status: 200, body };
 }

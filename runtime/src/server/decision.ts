@@ -9,7 +9,7 @@ import type { DecisionListener } from '../contracts/decision-record';
 import { EvaluationError } from '../engine/errors';
 import type { PolicyEngine } from '../engine/policy-engine';
 import { errorMessage } from '../errors';
-import { engineBytes, firstValueEnd, isSpace, JsonScan, parseExactJson, RawJson, scanJson } from '../json-text';
+import { engineBytes, firstValueEnd, isSpace, JsonScan, parseExactJson, scanJson } from '../json-text';
 import { nodeCrypto } from '../node-crypto';
 
 /** What every decision route needs besides the request. */
@@ -23,8 +23,8 @@ export interface DecisionContext {
 
 /** The outcome of one evaluation; `error` is set when the policy failed. */
 export interface DecisionOutcome {
-  /** The result as the policy wrote it, numbers as written. */
-  readonly result?: RawJson;
+  /** The result's JSON as the policy wrote it, numbers as written; absent when the document is undefined. */
+  readonly resultJson?: string;
   readonly error?: ApiError;
   /** Set when a listener recorded the decision. */
   readonly decisionId?: string;
@@ -51,15 +51,14 @@ export function makeDecision(
   let resultJson: string | undefined;
   let error: ApiError | undefined;
   try {
-    resultJson = ctx.engine.evaluateJson(segments, input.json).resultJson;
+    resultJson = ctx.engine.evaluateJson(segments, input.json);
   } catch (err) {
     if (!(err instanceof EvaluationError)) throw err;
     error = new ApiError(500, err.code, err.message, { cause: err });
   }
   const now = measured ? process.hrtime.bigint() : 0n;
-  const evalNs = Number(now - evalStart);
-  const result = resultJson === undefined ? undefined : new RawJson(resultJson);
-  if (!ctx.listener) return { result, error, evalNs };
+  const evalNs = measured ? Number(now - evalStart) : 0;
+  if (!ctx.listener) return { resultJson, error, evalNs };
   const decisionId = nodeCrypto().randomUUID();
   const socket = raw.socket;
   ctx.listener.onDecision({
@@ -74,7 +73,7 @@ export function makeDecision(
     metrics: { timer_rego_query_eval_ns: evalNs, timer_server_handler_ns: Number(now - startedAt) },
     bundles: ctx.engine.revisions(),
   });
-  return { result, error, decisionId, evalNs };
+  return { resultJson, error, decisionId, evalNs };
 }
 
 /**

@@ -8,6 +8,7 @@
 import { DecisionContext, DecisionInput, inputJson, makeDecision, parseBodyJson, pathSegments, scanRequestJson } from './decision';
 import { ApiError } from './errors';
 import { ApiRequest, Handler } from './routes';
+import { RawJson } from '../json-text';
 
 const NULL_JSON = Buffer.from('null');
 
@@ -36,10 +37,10 @@ async function bareDecision(ctx: DecisionContext, request: ApiRequest, segments:
   const path = segments.join('/');
   const outcome = makeDecision(ctx, request.raw, segments, input, startedAt, false);
   if (outcome.error) throw outcome.error;
-  if (outcome.result === undefined) {
+  if (outcome.resultJson === undefined) {
     // OPA says "undefined" when a rule exists but produced no value, "missing" when nothing is there.
     const kind = ctx.engine.entrypoints().includes(path) ? 'undefined' : 'missing';
     throw new ApiError(404, 'undefined_document', `document ${kind}: data.${segments.join('.')}`);
   }
-  return { status: 200, body: outcome.result };
+  return { status: 200, body: new RawJson(outcome.resultJson) };
 }

@@ -273,6 +273,11 @@ export class PolicyServer {
     this.respond(req, res, { status: apiError.status, body: apiError.toBody() }, { ...apiError.headers });
   }
 
+  /**
+   * Writes `response` with `headers`. The server's own header names are written in lower case
+   * (HTTP's names are case-insensitive): Node.js lower-cases every name it writes to check it
+   * against the ones it manages, a new string for each name that is not lower case already.
+   */
   private respond(req: IncomingMessage, res: ServerResponse, response: ApiResponse, headers: Record<string, string>): void {
     if (res.headersSent || res.destroyed) return;
     if (headers.Connection === 'close') res.shouldKeepAlive = false;
@@ -284,9 +289,9 @@ export class PolicyServer {
       this.options.logger.error('response not encodable', { method: req.method, path: pathOf(req), error: err });
       response = { status: 500, body: { code: 'internal_error', message: `cannot encode the response: ${errorMessage(err)}` } };
       payload = JSON.stringify(response.body) + '\n';
-      headers['Content-Length'] = String(Buffer.byteLength(payload, 'utf8'));
+      headers['content-length'] = String(Buffer.byteLength(payload, 'utf8'));
     }
-    headers['Content-Type'] = 'application/json';
+    headers['content-type'] = 'application/json';
     res.writeHead(response.status, headers);
     // A string body goes out in one write with the head; a Buffer would take a second chunk (writev).
     res.end(payload, 'utf8');
@@ -295,7 +300,7 @@ export class PolicyServer {
   /**
    * JSON, indented with `?pretty` (OPA indents with two spaces), gzipped when the client accepts
    * gzip and the body is long enough to be worth it (OPA's `server.encoding.gzip.min_length`).
-   * Sets `Vary`, `Content-Length` and (for gzip) `Content-Encoding` in `headers`.
+   * Sets `vary`, `content-length` and (for gzip) `content-encoding` in `headers`.
    */
   private encode(req: IncomingMessage, body: unknown, headers: Record<string, string>): Buffer | string {
     const url = req.url ?? '/';
@@ -303,14 +308,14 @@ export class PolicyServer {
     const pretty = q >= 0 && boolParam(new URLSearchParams(url.slice(q + 1)), 'pretty');
     const text = stringifyJson(body, pretty) + '\n';
     const length = Buffer.byteLength(text, 'utf8');
-    headers.Vary = 'Accept-Encoding';
+    headers.vary = 'Accept-Encoding';
     if (length < this.gzipMinLength || !acceptsGzip(req.headers['accept-encoding'])) {
-      headers['Content-Length'] = String(length);
+      headers['content-length'] = String(length);
       return text;
     }
     const gzipped = gzipSync(text);
-    headers['Content-Encoding'] = 'gzip';
-    headers['Content-Length'] = String(gzipped.length);
+    headers['content-encoding'] = 'gzip';
+    headers['content-length'] = String(gzipped.length);
     return gzipped;
   }
 

@@ -176,7 +176,7 @@ describe('PolicyEngine', () => {
       ['an object', '{"a":[1,{"b":"}"}]}'],
       ['an empty array', '[]'],
     ])('WHEN the result is %s THEN evaluateJson answers its JSON', (_what, json) => {
-      const answered = engine.evaluateJson('app/multi/echo', Buffer.from(json)).resultJson!;
+      const answered = engine.evaluateJson('app/multi/echo', Buffer.from(json))!;
       expect(JSON.parse(answered)).toEqual(JSON.parse(json));
     });
 
