@@ -1,4 +1,4 @@
-import { IResolvable, IResolveContext, Tokenization } from 'aws-cdk-lib';
+import { IResolvable, IResolveContext, Lazy, Tokenization } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 
 /**
@@ -22,6 +22,38 @@ export function layerArnsOf(fn: lambda.Function): readonly string[] {
   if (!lazy) return layers;
   const produced = produceOnce(fn, lazy);
   return Array.isArray(produced) ? produced : [];
+}
+
+/** The construct's layers each function lists once, by the function's `CfnFunction`. */
+const listedOnce = new WeakMap<lambda.CfnFunction, Set<string>>();
+
+/**
+ * Makes the function list the layer `arn` once, however often it is added. `fn.addLayers` adds a
+ * layer again each time it is called, and Lambda refuses a function that lists a layer twice ("Two
+ * different versions of the same layer are not allowed to be referenced in the same function"),
+ * so `addToFunction(fn)` followed by `fn.addLayers(layer)` would not deploy. The function's
+ * `Layers` become a list that drops the repeats of these ARNs from what the function renders, read
+ * as above at every resolution, so a layer added later, by anyone, is still listed. A literal list
+ * set through the escape hatch is left as it is.
+ */
+export function listLayerOnce(fn: lambda.Function, arn: string): void {
+  const cfn = fn.node.defaultChild as lambda.CfnFunction;
+  const arns = listedOnce.get(cfn);
+  if (arns) {
+    arns.add(arn);
+    return;
+  }
+  const lazy = cfn.layers === undefined ? undefined : Tokenization.reverseList(cfn.layers);
+  if (!lazy) return;
+  const once = new Set([arn]);
+  listedOnce.set(cfn, once);
+  cfn.layers = Lazy.uncachedList({
+    produce: (context) => {
+      const listed: unknown = (Object.create(lazy) as IResolvable).resolve(context);
+      if (!Array.isArray(listed)) return listed as undefined;
+      return (listed as string[]).filter((layer, i) => !once.has(layer) || listed.indexOf(layer) === i);
+    },
+  });
 }
 
 /** The names of the variables in the function's environment, as it would render now. */

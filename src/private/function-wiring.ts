@@ -2,7 +2,7 @@ import { Annotations, Duration } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { functionProblem, NodeSource, nodeSourceOf, triggerTimeoutWarning } from './function-checks';
-import { environmentNamesOf, layerArnsOf } from './function-properties';
+import { environmentNamesOf, layerArnsOf, listLayerOnce } from './function-properties';
 import { nodeBinaryProblem } from './node-binary';
 import { OpaNodeRuntimeLayer } from '../opa-node-runtime-layer';
 
@@ -103,7 +103,12 @@ export class FunctionWiring {
       if (missing) return { message: missing, fatal: true };
     }
     if (!present) fn.addLayers(this.props.layer);
-    if (needsNode && !nodePresent) fn.addLayers(OpaNodeRuntimeLayer.of(fn, fn.architecture));
+    listLayerOnce(fn, this.props.layer.layerVersionArn);
+    if (needsNode) {
+      const node = nodeLayer ?? OpaNodeRuntimeLayer.of(fn, fn.architecture);
+      if (!nodePresent) fn.addLayers(node);
+      listLayerOnce(fn, node.layerVersionArn);
+    }
     this.configured.add(fn);
     opaLayerOf.set(fn, layerPath);
     this.configureEnvironment(fn);

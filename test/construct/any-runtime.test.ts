@@ -200,6 +200,10 @@ describe('each way of attaching adds the Node.js layer', () => {
       fn.addLayers(opa);
       opa.addToFunction(fn);
     }],
+    ['opa.addToFunction(fn), then fn.addLayers with both layers', (opa, fn, stack) => {
+      opa.addToFunction(fn);
+      fn.addLayers(opa, OpaNodeRuntimeLayer.of(stack, lambda.Architecture.X86_64));
+    }],
   ])('WHEN %s THEN a Python function gets both layers, once each', (_, attach) => {
     const stack = newStack();
     const fn = pythonFunction(stack);
