@@ -13,6 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { coldStart } from './cold-start';
 import { decisionLogs } from './decision-logs';
+import { instructions } from './instructions';
 import { latency } from './latency';
 import { beforeAfter } from './lib/baseline';
 import { QUICK, SCALE } from './lib/config';
@@ -35,6 +36,7 @@ const FIGURES: Array<[string, (bundles: BenchBundles) => Promise<FigureResult>]>
   ['size', size],
   ['cold-start', coldStart],
   ['latency', latency],
+  ['instructions', instructions],
   ['throughput', throughput],
   ['overhead', overhead],
   ['memory', memory],
@@ -135,6 +137,10 @@ function markdown(m: Machine, rows: Row[], failures: Record<string, string>, ela
       + 'its probe (a new connection every millisecond from the spawn on) competes for the cores too, so /register and the first '
       + '/event/next are timed in starts without it.',
     '- the data.json steps\' extension cold start is mostly opa-wasm `setData` parsing the data into the Wasm heap (about 15× its JSON size).',
+    '- instructions: counted by valgrind\'s cachegrind, not timed, so load from elsewhere does not move them; each server runs twice, '
+      + 'and the difference between a short and a long run of sequential decisions, divided by their difference in decisions, is one '
+      + 'warm decision. The extension\'s side is its server and engine from runtime/src outside the emulator; a third server, the bare one '
+      + 'evaluating the policy with the same engine, tells the evaluation from the rest.',
     '- targets are the project\'s aims, reported here and never asserted.',
     '',
     `| ${HEADER.join(' | ')} |`,

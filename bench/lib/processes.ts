@@ -30,7 +30,8 @@ export interface RunningServer {
 /** The constant body the bare server answers, shaped like the extension's answer. */
 export const BARE_BODY = '{"result":true}';
 
-const BARE_SERVER = `
+/** The bare server's program, for `node -e`. */
+export const BARE_SERVER = `
 const http = require('node:http');
 const body = Buffer.from(${JSON.stringify(BARE_BODY)});
 const server = http.createServer((req, res) => {
