@@ -5,17 +5,23 @@
  * running this bench), alternating starts: spawn → /register and → first /event/next (median of
  * SCALE.coldStarts each), RSS after start and after the memory checkpoints' decisions; and the
  * Node.js layer's size per architecture, zipped and unzipped, with the room it leaves a function
- * under Lambda's 250 MB unzipped limit for a function and all its layers.
+ * under Lambda's 250 MB unzipped limit for a function and all its layers. The decision figures
+ * (p50, p99, decisions/s one at a time) compare the extension on the layer's binary with the bare
+ * Node server on that same binary, taking turns as in the latency and throughput figures.
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { LATENCY_TARGETS } from './latency';
 import { SCALE } from './lib/config';
-import { BenchBundles, SCRATCH, startExtension, synthesize } from './lib/fixtures';
+import { BenchBundles, DECISION_PATH, LayerUnderTest, RBAC_BODY, SCRATCH, startExtension, synthesize } from './lib/fixtures';
+import { KeepAliveClient } from './lib/http-client';
+import { NodeBinary, startBareServer } from './lib/processes';
 import { FigureResult, MB, Row, round } from './lib/results';
-import { median, ratio, summarize } from './lib/stats';
+import { LatencySummary, median, ratio, summarize } from './lib/stats';
+import { ROUNDS, takeTurns } from './lib/turns';
 import { profile } from './memory';
 import { treeBytes, zipAvailable, zippedBytes } from './size';
 import { OpaNodeRuntimeLayer } from '../src';
@@ -41,7 +47,8 @@ export async function nodeLayer(bundles: BenchBundles): Promise<FigureResult> {
   const onRuntime = await synthesize(bundles.wasmFile);
   const onLayer = await synthesize(bundles.wasmFile, {}, lambda.Runtime.PYTHON_3_13);
   const starts = { runtime: { register: [] as number[], ready: [] as number[] }, layer: { register: [] as number[], ready: [] as number[] } };
-  let rss: { runtime: number[]; layer: number[] };
+  let rss: { runtime: number[]; layer: number[]; bareOnLayer: number[] };
+  let decisions: Awaited<ReturnType<typeof decisionsOnLayerBinary>>;
   try {
     // Alternating, one start of each not counted (it reads the files into the page cache).
     for (let i = 0; i <= SCALE.coldStarts; i++) {
@@ -53,7 +60,8 @@ export async function nodeLayer(bundles: BenchBundles): Promise<FigureResult> {
         starts[name].ready.push(ext.readyMs);
       }
     }
-    rss = { runtime: await rssProfile(onRuntime), layer: await rssProfile(onLayer) };
+    rss = { runtime: await rssProfile(onRuntime), layer: await rssProfile(onLayer), bareOnLayer: await bareRssProfile(onLayer) };
+    decisions = await decisionsOnLayerBinary(onLayer);
   } finally {
     onRuntime.dispose();
     onLayer.dispose();
@@ -83,6 +91,44 @@ export async function nodeLayer(bundles: BenchBundles): Promise<FigureResult> {
       reference: { name: `on the ${runtimeNode}`, value: round(rss.runtime[i] / MB, 1) },
       ratio: round(ratio(rss.layer[i], rss.runtime[i]), 2),
     });
+  });
+
+  const onBinary = `on the layer's Node.js ${NODE_RUNTIME.VERSION}`;
+  const last = rss.layer.length - 1;
+  const rssRatio = ratio(rss.layer[last], rss.bareOnLayer[last]);
+  rows.push({
+    figure: 'node layer',
+    metric: `extension RSS ${onBinary} ${labels[last]}`,
+    value: round(rss.layer[last] / MB, 1),
+    unit: 'MB',
+    reference: { name: `bare Node server ${onBinary} ${labels[last]}`, value: round(rss.bareOnLayer[last] / MB, 1) },
+    ratio: round(rssRatio, 2),
+    target: '≤ 1.15×',
+    meetsTarget: rssRatio === null ? null : rssRatio <= 1.15,
+  });
+  for (const [key, label] of [['p50', 'p50'], ['p99', 'p99']] as const) {
+    const r = ratio(decisions.latency.extension[key], decisions.latency.bare[key]);
+    rows.push({
+      figure: 'node layer',
+      metric: `extension ${onBinary}: decision ${label}`,
+      value: round(decisions.latency.extension[key]),
+      unit: 'ms',
+      reference: { name: `bare Node server ${onBinary} ${label}`, value: round(decisions.latency.bare[key]) },
+      ratio: round(r, 2),
+      target: `≤ ${LATENCY_TARGETS[key]}×`,
+      meetsTarget: r === null ? null : r <= LATENCY_TARGETS[key]!,
+    });
+  }
+  const rateRatio = ratio(decisions.rate.extension, decisions.rate.bare);
+  rows.push({
+    figure: 'node layer',
+    metric: `extension ${onBinary}: decisions/s, concurrency 1`,
+    value: round(decisions.rate.extension, 0),
+    unit: 'decisions/s',
+    reference: { name: `bare Node server ${onBinary}, concurrency 1`, value: round(decisions.rate.bare, 0) },
+    ratio: round(rateRatio, 2),
+    target: '≥ 0.9×',
+    meetsTarget: rateRatio === null ? null : rateRatio >= 0.9,
   });
 
   const sizes: Record<string, { unzipped: number; zipped: number | null }> = {};
@@ -122,9 +168,64 @@ export async function nodeLayer(bundles: BenchBundles): Promise<FigureResult> {
       onLayer: { register: summarize(starts.layer.register), ready: summarize(starts.layer.ready) },
       onRuntime: { register: summarize(starts.runtime.register), ready: summarize(starts.runtime.ready) },
       rssBytes: rss,
+      decisionsOnLayerBinary: decisions,
       sizes,
     },
   };
+}
+
+/**
+ * The extension on the layer's Node.js binary and the bare Node server on the same binary, taking
+ * turns: sequential decisions (latency), then one-at-a-time closed loops (decisions/s).
+ */
+async function decisionsOnLayerBinary(layer: LayerUnderTest): Promise<{
+  latency: Record<'extension' | 'bare', LatencySummary>;
+  rate: Record<'extension' | 'bare', number>;
+}> {
+  const ext = await startExtension(layer);
+  const running: Array<{ stop(): Promise<void> }> = [ext];
+  const clients: KeepAliveClient[] = [];
+  try {
+    const bare = await startBareServer(layerNode(layer));
+    running.push(bare);
+    const servers = ['extension', 'bare'] as const;
+    const client = {
+      extension: new KeepAliveClient({ port: ext.port, path: DECISION_PATH }),
+      bare: new KeepAliveClient({ port: bare.port, path: DECISION_PATH }),
+    };
+    clients.push(client.extension, client.bare);
+    for (const server of servers) await client[server].sequential(RBAC_BODY, SCALE.warmup);
+    const latency = await takeTurns(servers, ROUNDS, (server) => client[server].sequential(RBAC_BODY, Math.ceil(SCALE.latencyRequests / ROUNDS)));
+    const turnMs = (SCALE.throughputSeconds * 1000) / ROUNDS;
+    const loops = await takeTurns(servers, ROUNDS, (server) => client[server].closedLoop(RBAC_BODY, 1, turnMs));
+    const rate = (server: typeof servers[number]): number => {
+      const seconds = loops[server].reduce((a, t) => a + t.elapsedMs, 0) / 1000;
+      return loops[server].reduce((a, t) => a + t.count, 0) / seconds;
+    };
+    return {
+      latency: { extension: summarize(latency.extension.flat()), bare: summarize(latency.bare.flat()) },
+      rate: { extension: rate('extension'), bare: rate('bare') },
+    };
+  } finally {
+    for (const client of clients) client.close();
+    for (const server of running.reverse()) await server.stop();
+  }
+}
+
+/** The Node.js layer's binary, with the library folder its launcher adds. */
+function layerNode(layer: LayerUnderTest): NodeBinary {
+  const dir = path.join(layer.layerDir, NODE_RUNTIME.DIR);
+  return { path: path.join(dir, NODE_RUNTIME.BINARY), env: { LD_LIBRARY_PATH: path.join(dir, NODE_RUNTIME.LIB_DIR) } };
+}
+
+/** RSS of the bare Node server on the layer's binary after start and after each checkpoint. */
+async function bareRssProfile(layer: LayerUnderTest): Promise<number[]> {
+  const bare = await startBareServer(layerNode(layer));
+  try {
+    return await profile(bare.pid, bare.port);
+  } finally {
+    await bare.stop();
+  }
 }
 
 /** RSS of the extension after start and after each checkpoint. */

@@ -45,9 +45,19 @@ server.keepAliveTimeout = 60000;
 server.listen(0, '127.0.0.1', () => process.stdout.write(server.address().port + '\\n'));
 `;
 
-/** A bare Node `http` server in a child process that reads the request and returns {@link BARE_BODY}. */
-export async function startBareServer(): Promise<RunningServer> {
-  const child = spawn(process.execPath, ['-e', BARE_SERVER], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'inherit'] });
+/** Another Node.js binary than the one running the bench, for the bare server. */
+export interface NodeBinary {
+  readonly path: string;
+  /** Added to the environment (the Node.js layer's `LD_LIBRARY_PATH`). */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+/**
+ * A bare Node `http` server in a child process that reads the request and returns {@link BARE_BODY};
+ * on the bench's own node unless `node` names another binary.
+ */
+export async function startBareServer(node?: NodeBinary): Promise<RunningServer> {
+  const child = spawn(node?.path ?? process.execPath, ['-e', BARE_SERVER], { env: { ...cleanEnv(), ...node?.env }, stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error('the bare server did not start within 10 s')), 10_000);
