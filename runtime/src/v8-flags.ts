@@ -66,13 +66,16 @@ export function restoreDefaultStackSizeFlag(): void {
  *   outside the V8 heap; since a decision no longer does, it saves nothing (RSS after 100k
  *   decisions 55.99 MB with and without it, two paired runs) and costs 8-10% of the extension's
  *   CPU per decision (paired A/B, c=1).
- * - `--no-maglev` turns off V8's mid-tier compiler, on by default from Node.js 22 (the Node.js
- *   layer's binary), off in Node.js 20: on Node.js 26, RSS after 100k decisions 77 MB in 3 of 3
- *   runs against 87-89 MB in 4 of 5 without it, decisions/s unchanged within the runs' noise; on
- *   Node.js 20 no difference.
- * These change the flag hash too: a builtin first loaded after init (`node:https` for a bundle
+ * - Not `--no-maglev`: V8's mid-tier compiler (on by default from Node.js 22, so on the Node.js
+ *   layer's binary; off in Node.js 20) makes the extension hold more, but no more than a bare
+ *   Node server on the same binary does, and without it decisions are slow until the optimizing
+ *   compiler has the hot code. On Node.js 26, against the bare server on the same binary (bench,
+ *   figure `node layer`, three runs each): with Maglev, RSS after 100k decisions 78 MB (1.06-1.07×)
+ *   and decision p50 over the first 20,000 decisions 1.03-1.10×; without it, 67-70 MB (0.93-0.95×)
+ *   and p50 1.25-1.40×. Decisions/s after them: 0.91-1.10× either way.
+ * This changes the flag hash too: a builtin first loaded after init (`node:https` for a bundle
  * download, say) is compiled from source, once, off the cold start's path.
  */
 export function favourMemoryOnceInitDone(): void {
-  v8SetFlags()('--semi-space-growth-factor=1 --no-maglev');
+  v8SetFlags()('--semi-space-growth-factor=1');
 }
