@@ -18,7 +18,7 @@ import { buildSync } from 'esbuild';
 import { QUICK } from './lib/config';
 import { BenchBundles, DECISION_PATH, RBAC_BODY, SCRATCH } from './lib/fixtures';
 import { KeepAliveClient } from './lib/http-client';
-import { BARE_SERVER, cleanEnv } from './lib/processes';
+import { BARE_SERVER, cleanEnv, printedPort } from './lib/processes';
 import { FigureResult, Row, round } from './lib/results';
 import { ratio } from './lib/stats';
 
@@ -52,29 +52,10 @@ async function counted(args: readonly string[], drive: (child: ChildProcess) => 
   return Number(refs[1].replace(/,/g, ''));
 }
 
-/** The port a server prints on its first line of output. */
-function portOf(child: ChildProcess): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error('the server did not print its port within 120 s')), 120_000);
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString('utf8');
-      if (out.includes('\n')) {
-        clearTimeout(timer);
-        resolve(Number(out.trim()));
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the server exited with ${code}`));
-    });
-  });
-}
-
 /** Instructions of one decision over HTTP by the server `args`. */
 async function perDecision(args: readonly string[]): Promise<number> {
   const run = (count: number): Promise<number> => counted(args, async (child) => {
-    const client = new KeepAliveClient({ port: await portOf(child), path: DECISION_PATH });
+    const client = new KeepAliveClient({ port: await printedPort(child, 'the server under valgrind', 120_000), path: DECISION_PATH });
     try {
       const samples = await client.sequential(RBAC_BODY, count, 600_000);
       if (samples.length !== count) throw new Error(`only ${samples.length} of ${count} decisions were answered in time`);

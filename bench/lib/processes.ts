@@ -58,9 +58,15 @@ export interface NodeBinary {
  */
 export async function startBareServer(node?: NodeBinary): Promise<RunningServer> {
   const child = spawn(node?.path ?? process.execPath, ['-e', BARE_SERVER], { env: { ...cleanEnv(), ...node?.env }, stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve, reject) => {
+  const port = await printedPort(child, 'the bare server', 10_000);
+  return { port, pid: child.pid!, stop: () => stopChild(child) };
+}
+
+/** The port a server started as `child` prints on its first line of output (the bare server's way). */
+export function printedPort(child: ChildProcess, what: string, timeoutMs: number): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
     let out = '';
-    const timer = setTimeout(() => reject(new Error('the bare server did not start within 10 s')), 10_000);
+    const timer = setTimeout(() => reject(new Error(`${what} did not start within ${timeoutMs / 1000} s`)), timeoutMs);
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString('utf8');
       if (out.includes('\n')) {
@@ -70,10 +76,9 @@ export async function startBareServer(node?: NodeBinary): Promise<RunningServer>
     });
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`the bare server exited with ${code}`));
+      reject(new Error(`${what} exited with ${code}`));
     });
   });
-  return { port, pid: child.pid!, stop: () => stopChild(child) };
 }
 
 /**
