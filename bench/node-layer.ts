@@ -20,7 +20,7 @@ import { BenchBundles, DECISION_PATH, LayerUnderTest, RBAC_BODY, SCRATCH, startE
 import { KeepAliveClient } from './lib/http-client';
 import { NodeBinary, startBareServer } from './lib/processes';
 import { FigureResult, MB, Row, round } from './lib/results';
-import { LatencySummary, median, ratio, summarize } from './lib/stats';
+import { decisionsPerSecond, LatencySummary, median, ratio, summarize } from './lib/stats';
 import { ROUNDS, takeTurns } from './lib/turns';
 import { profile } from './memory';
 import { treeBytes, zipAvailable, zippedBytes } from './size';
@@ -198,13 +198,9 @@ async function decisionsOnLayerBinary(layer: LayerUnderTest): Promise<{
     const latency = await takeTurns(servers, ROUNDS, (server) => client[server].sequential(RBAC_BODY, Math.ceil(SCALE.latencyRequests / ROUNDS)));
     const turnMs = (SCALE.throughputSeconds * 1000) / ROUNDS;
     const loops = await takeTurns(servers, ROUNDS, (server) => client[server].closedLoop(RBAC_BODY, 1, turnMs));
-    const rate = (server: typeof servers[number]): number => {
-      const seconds = loops[server].reduce((a, t) => a + t.elapsedMs, 0) / 1000;
-      return loops[server].reduce((a, t) => a + t.count, 0) / seconds;
-    };
     return {
       latency: { extension: summarize(latency.extension.flat()), bare: summarize(latency.bare.flat()) },
-      rate: { extension: rate('extension'), bare: rate('bare') },
+      rate: { extension: decisionsPerSecond(loops.extension), bare: decisionsPerSecond(loops.bare) },
     };
   } finally {
     for (const client of clients) client.close();

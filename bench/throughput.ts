@@ -7,7 +7,7 @@ import { BenchBundles, DECISION_PATH, RBAC_BODY, startExtension, synthesize } fr
 import { KeepAliveClient } from './lib/http-client';
 import { startBareServer } from './lib/processes';
 import { FigureResult, Row, round } from './lib/results';
-import { ratio } from './lib/stats';
+import { decisionsPerSecond, ratio } from './lib/stats';
 import { ROUNDS, takeTurns } from './lib/turns';
 
 /** The servers a throughput figure compares. */
@@ -25,11 +25,7 @@ async function rates(ports: Record<Server, number>, concurrency: number): Promis
     for (const server of SERVERS) await clients[server].closedLoop(RBAC_BODY, concurrency, 500, SCALE.warmup);
     const turnMs = (SCALE.throughputSeconds * 1000) / ROUNDS;
     const turns = await takeTurns(SERVERS, ROUNDS, (server) => clients[server].closedLoop(RBAC_BODY, concurrency, turnMs));
-    const rate = (server: Server): number => {
-      const count = turns[server].reduce((a, t) => a + t.count, 0);
-      return count / (turns[server].reduce((a, t) => a + t.elapsedMs, 0) / 1000);
-    };
-    return { extension: rate('extension'), bare: rate('bare') };
+    return { extension: decisionsPerSecond(turns.extension), bare: decisionsPerSecond(turns.bare) };
   } finally {
     for (const client of Object.values(clients)) client.close();
   }

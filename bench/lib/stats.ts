@@ -36,3 +36,8 @@ export function ratio(value: number | null | undefined, reference: number | null
   if (value == null || reference == null || !Number.isFinite(value) || !Number.isFinite(reference) || reference <= 0) return null;
   return value / reference;
 }
+
+/** Decisions per second over closed-loop turns: all the decisions over all the turns' time. */
+export function decisionsPerSecond(turns: ReadonlyArray<{ count: number; elapsedMs: number }>): number {
+  return turns.reduce((a, t) => a + t.count, 0) / (turns.reduce((a, t) => a + t.elapsedMs, 0) / 1000);
+}
