@@ -51,15 +51,37 @@ export function synthesizeLayer(
   };
 }
 
-/** A port nobody listens on right now, for an extension that must bind a fixed port. */
+/**
+ * A port nobody listens on right now, for an extension that must bind a fixed port. It is taken
+ * below the kernel's ephemeral range: a port from that range (what `listen(0)` hands out) may be
+ * given to any outgoing connection between this check and the extension's bind, and once was.
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+  const [low] = ephemeralPortRange();
+  const first = Math.max(1024, low - 12_000);
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = first + Math.floor(Math.random() * (low - first));
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`no free port in ${first}-${low - 1} after 100 tries`);
+}
+
+/** The kernel's range of ports for outgoing connections and `listen(0)` (Linux's default when unreadable). */
+function ephemeralPortRange(): [number, number] {
+  try {
+    const [low, high] = fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (Number.isInteger(low) && Number.isInteger(high)) return [low, high];
+  } catch {
+    // not Linux: its default range
+  }
+  return [32768, 60999];
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }
 
