@@ -1,8 +1,9 @@
 /**
  * Reads a request body up to a limit. OPA refuses a body over `server.decoding.max_length` with
- * 400 `invalid_parameter` "request body too large", before reading it when Content-Length
- * announces it, and inflates a `Content-Encoding: gzip` body up to `server.decoding.gzip.max_length`
- * (`v1/server/handlers/decoding.go`, `v1/util/read_gzip_body.go`).
+ * 400 `invalid_parameter` "request body too large": before any API sees the request when
+ * Content-Length announces it ({@link declaredTooLarge}, which the server asks first), and as the
+ * bytes come otherwise. It inflates a `Content-Encoding: gzip` body up to
+ * `server.decoding.gzip.max_length` (`v1/server/handlers/decoding.go`, `v1/util/read_gzip_body.go`).
  */
 import { IncomingMessage } from 'node:http';
 import { gunzipSync } from 'node:zlib';
@@ -32,9 +33,12 @@ export async function readBody(req: IncomingMessage, limits: BodyLimits): Promis
   }
 }
 
+/** OPA's refusal of a request whose Content-Length is over `limit`, or undefined when it is not. */
+export function declaredTooLarge(req: IncomingMessage, limit: number): ApiError | undefined {
+  return Number(req.headers['content-length']) > limit ? tooLarge(limit) : undefined;
+}
+
 function readRaw(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) return Promise.reject(tooLarge(limit));
   return new Promise((resolve, reject) => new BodyReader(req, limit, resolve, reject));
 }
 

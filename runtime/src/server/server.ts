@@ -17,7 +17,7 @@ import { ApiError } from './errors';
 import { healthHandler } from './health-handler';
 import { boolParam } from './query-flags';
 import { readOnlyHandler } from './read-only-handler';
-import { readBody } from './request-body';
+import { declaredTooLarge, readBody } from './request-body';
 import { ApiResponse, Route, matchRoute } from './routes';
 import type { DecisionListener } from '../contracts/decision-record';
 import type { PluginStatus } from '../contracts/plugin';
@@ -253,6 +253,13 @@ export class PolicyServer {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // OPA refuses a body announced over the limit before any API sees the request: for every
+    // route, and outside the compression, so without `Vary`.
+    const tooLarge = declaredTooLarge(req, this.limits.maxBytes);
+    if (tooLarge) {
+      this.fail(req, res, tooLarge, false);
+      return;
+    }
     let response: ApiResponse;
     try {
       if (this.pending && pathOf(req) !== '/health') await this.waitUntilReady();
@@ -264,26 +271,31 @@ export class PolicyServer {
     this.respond(req, res, response, {});
   }
 
-  /** Answers a request that failed: its ApiError, or 500 `internal_error` for anything else. */
-  private fail(req: IncomingMessage, res: ServerResponse, err: unknown): void {
+  /**
+   * Answers a request that failed: its ApiError, or 500 `internal_error` for anything else.
+   * `compressible` as in {@link respond}.
+   */
+  private fail(req: IncomingMessage, res: ServerResponse, err: unknown, compressible?: boolean): void {
     const apiError = err instanceof ApiError ? err : new ApiError(500, 'internal_error', `unexpected error: ${errorMessage(err)}`, { cause: err });
     const fields = { method: req.method, path: pathOf(req), status: apiError.status, ...errorLogFields(apiError) };
     if (apiError.status >= 500) this.options.logger.error('request failed', fields);
     else this.options.logger.debug('request refused', fields);
-    this.respond(req, res, { status: apiError.status, body: apiError.toBody() }, { ...apiError.headers });
+    this.respond(req, res, { status: apiError.status, body: apiError.toBody() }, { ...apiError.headers }, compressible);
   }
 
   /**
-   * Writes `response` with `headers`. The server's own header names are written in lower case
-   * (HTTP's names are case-insensitive): Node.js lower-cases every name it writes to check it
-   * against the ones it manages, a new string for each name that is not lower case already.
+   * Writes `response` with `headers`, compressed as OPA would the API at the request's URL unless
+   * `compressible` says otherwise. The server's own header names are written in lower case (HTTP's
+   * names are case-insensitive): Node.js lower-cases every name it writes to check it against the
+   * ones it manages, a new string for each name that is not lower case already.
    */
-  private respond(req: IncomingMessage, res: ServerResponse, response: ApiResponse, headers: Record<string, string>): void {
+  private respond(req: IncomingMessage, res: ServerResponse, response: ApiResponse, headers: Record<string, string>,
+    compressible = isCompressible(req.method, req.url ?? '/')): void {
     if (res.headersSent || res.destroyed) return;
     if (headers.Connection === 'close') res.shouldKeepAlive = false;
     let payload: Buffer | string;
     try {
-      payload = this.encode(req, response.body, headers);
+      payload = this.encode(req, response.body, headers, compressible);
     } catch (err) {
       // A result JSON cannot express (too deeply nested for the stack) is a failed request, not a crash.
       this.options.logger.error('response not encodable', { method: req.method, path: pathOf(req), error: err });
@@ -298,18 +310,19 @@ export class PolicyServer {
   }
 
   /**
-   * JSON, indented with `?pretty` (OPA indents with two spaces), gzipped when the client accepts
-   * gzip and the body is long enough to be worth it (OPA's `server.encoding.gzip.min_length`).
-   * Sets `vary`, `content-length` and (for gzip) `content-encoding` in `headers`.
+   * JSON, indented with `?pretty` (OPA indents with two spaces), gzipped when the answer is
+   * `compressible`, the client accepts gzip and the body is long enough to be worth it (OPA's
+   * `server.encoding.gzip.min_length`). Sets `content-length`, and `vary` and (for gzip)
+   * `content-encoding` where OPA does, in `headers`.
    */
-  private encode(req: IncomingMessage, body: unknown, headers: Record<string, string>): Buffer | string {
+  private encode(req: IncomingMessage, body: unknown, headers: Record<string, string>, compressible: boolean): Buffer | string {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const pretty = q >= 0 && boolParam(new URLSearchParams(url.slice(q + 1)), 'pretty');
     const text = stringifyJson(body, pretty) + '\n';
     const length = Buffer.byteLength(text, 'utf8');
-    headers.vary = 'Accept-Encoding';
-    if (length < this.gzipMinLength || !acceptsGzip(req.headers['accept-encoding'])) {
+    if (compressible) headers.vary = 'Accept-Encoding';
+    if (!compressible || length < this.gzipMinLength || !acceptsGzip(req.headers['accept-encoding'])) {
       headers['content-length'] = String(length);
       return text;
     }
@@ -384,6 +397,16 @@ function errorLogFields(err: ApiError): LogFields {
 }
 
 /** `Accept-Encoding: gzip` (or `gzip;q=...` with a non-zero weight) among the listed codings. */
+/**
+ * The APIs OPA's server compresses, and answers with `Vary: Accept-Encoding`: the Data API (GET
+ * and POST under `/v1/data` and `/v0/data`) and POST `/v1/compile`. Every other answer is sent as
+ * it is, without `Vary`, as OPA sends it.
+ */
+function isCompressible(method: string | undefined, url: string): boolean {
+  if (method === 'POST') return url.startsWith('/v1/data') || url.startsWith('/v0/data') || url.startsWith('/v1/compile');
+  return method === 'GET' && (url.startsWith('/v1/data') || url.startsWith('/v0/data'));
+}
+
 function acceptsGzip(header: string | undefined): boolean {
   if (!header) return false;
   return header.split(',').some((part) => {

@@ -106,7 +106,13 @@ const rows: Row[] = [
     body: zlib.gzipSync(JSON.stringify({ input: { name: 'x'.repeat(MAX_INFLATED) } })),
   },
   { name: 'a body over the limit', method: 'POST', path: '/v1/data/app/multi/greeting', body: JSON.stringify({ input: { name: 'x'.repeat(MAX_BODY) } }), messagePrefix: 'request body too large: ' },
+  // OPA refuses a body announced over the limit before it routes the request.
+  { name: 'a body over the limit to POST /', method: 'POST', path: '/', body: JSON.stringify({ name: 'x'.repeat(MAX_BODY) }), messagePrefix: 'request body too large: ' },
+  { name: 'a body over the limit to PUT a policy', method: 'PUT', path: '/v1/policies/p', body: 'x'.repeat(MAX_BODY + 1), messagePrefix: 'request body too large: ' },
   { name: 'a large response, gzip accepted', method: 'GET', path: `/v1/data/app/multi/echo?input=${q('y'.repeat(1500))}`, headers: { 'Accept-Encoding': 'gzip' } },
+  { name: 'a large response, gzip accepted, POST', method: 'POST', path: '/v1/data/app/multi/echo', headers: { 'Accept-Encoding': 'gzip' }, body: JSON.stringify({ input: 'y'.repeat(1500) }) },
+  // OPA compresses the Data and Compile APIs only: not the default decision, not its errors elsewhere.
+  { name: 'a large answer to POST /, gzip accepted', method: 'POST', path: '/', headers: { 'Accept-Encoding': 'gzip' }, body: JSON.stringify({ name: 'y'.repeat(1500) }) },
   // Exactness: OPA keeps numbers as written and decodes input as Go does.
   { name: 'an integer beyond 2^53', method: 'POST', path: '/v1/data/app/echo/got', body: '{"input": {"n": 9007199254740993}}', sameText: true },
   { name: 'a 30-digit integer', method: 'POST', path: '/v1/data/app/echo/got', body: '{"input": 123456789012345678901234567890}', sameText: true },
@@ -184,7 +190,7 @@ function normalize(reply: RawReply, row: Row): unknown {
     expect(out.message.startsWith(row.messagePrefix)).toBe(true);
     out.message = row.messagePrefix;
   }
-  return { status: reply.status, gzip: reply.headers['content-encoding'] === 'gzip', body: out };
+  return { status: reply.status, gzip: reply.headers['content-encoding'] === 'gzip', vary: reply.headers.vary, body: out };
 }
 
 describe('GIVEN OPA and the extension loaded with the same bundle', () => {
