@@ -8,7 +8,7 @@ import { BenchBundles, DECISION_PATH, RBAC_BODY, RBAC_INPUT, startExtension, syn
 import { KeepAliveClient } from './lib/http-client';
 import { mainThreadCpuNs, startBareServer, startOpaServer } from './lib/processes';
 import { FigureResult, Row, round } from './lib/results';
-import { LatencySummary, median, ratio, summarize } from './lib/stats';
+import { latencyPairs, LatencySummary, pairSpread, ratio, summarize } from './lib/stats';
 import { ROUNDS, takeTurns } from './lib/turns';
 import { readBundle } from '../runtime/src/engine/bundle-reader';
 import { PolicyEngine } from '../runtime/src/engine/policy-engine';
@@ -25,17 +25,6 @@ export async function measureSequential(port: number, body: string | Buffer, cou
   } finally {
     client.close();
   }
-}
-
-/**
- * How the ratio varies from one pair of turns to the next: each block's quantile against the bare
- * server's block of the same round, as `min–max, median`. The figure itself is over all samples.
- */
-function blockSpread(extension: readonly number[][], bare: readonly number[][], key: keyof LatencySummary): string {
-  const ratios = extension.map((block, i) => ratio(summarize(block)[key], summarize(bare[i])[key])).filter((r): r is number => r !== null);
-  if (ratios.length === 0) return '';
-  const fmt = (r: number): string => r.toFixed(2);
-  return `per pair of turns (${ratios.length}): ${fmt(Math.min(...ratios))}–${fmt(Math.max(...ratios))}×, median ${fmt(median(ratios))}×`;
 }
 
 /** The servers a latency figure compares. */
@@ -104,7 +93,7 @@ export async function latency(bundles: BenchBundles): Promise<FigureResult> {
       reference: { name: `bare Node server ${label}`, value: round(bare[key]) },
       ratio: round(r, 2),
       ...(LATENCY_TARGETS[key] === undefined ? {} : { target: `≤ ${LATENCY_TARGETS[key]}×`, meetsTarget: r === null ? null : r <= LATENCY_TARGETS[key]! }),
-      note: blockSpread(turns.extension, turns.bare, key),
+      note: pairSpread(latencyPairs(turns.extension, turns.bare, key)),
     });
   }
   // CPU per decision is what the latency ratios come from, and it moves far less with load from

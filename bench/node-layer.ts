@@ -20,7 +20,7 @@ import { BenchBundles, DECISION_PATH, LayerUnderTest, RBAC_BODY, SCRATCH, startE
 import { KeepAliveClient } from './lib/http-client';
 import { NodeBinary, startBareServer } from './lib/processes';
 import { FigureResult, MB, Row, round } from './lib/results';
-import { decisionsPerSecond, LatencySummary, median, ratio, summarize } from './lib/stats';
+import { decisionsPerSecond, latencyPairs, LatencySummary, median, pairSpread, ratePairs, ratio, summarize } from './lib/stats';
 import { ROUNDS, takeTurns } from './lib/turns';
 import { profile } from './memory';
 import { treeBytes, zipAvailable, zippedBytes } from './size';
@@ -117,6 +117,7 @@ export async function nodeLayer(bundles: BenchBundles): Promise<FigureResult> {
       ratio: round(r, 2),
       target: `≤ ${LATENCY_TARGETS[key]}×`,
       meetsTarget: r === null ? null : r <= LATENCY_TARGETS[key]!,
+      note: decisions.spread[key],
     });
   }
   const rateRatio = ratio(decisions.rate.extension, decisions.rate.bare);
@@ -129,6 +130,7 @@ export async function nodeLayer(bundles: BenchBundles): Promise<FigureResult> {
     ratio: round(rateRatio, 2),
     target: '≥ 0.9×',
     meetsTarget: rateRatio === null ? null : rateRatio >= 0.9,
+    note: decisions.spread.rate,
   });
 
   const sizes: Record<string, { unzipped: number; zipped: number | null }> = {};
@@ -181,6 +183,8 @@ export async function nodeLayer(bundles: BenchBundles): Promise<FigureResult> {
 async function decisionsOnLayerBinary(layer: LayerUnderTest): Promise<{
   latency: Record<'extension' | 'bare', LatencySummary>;
   rate: Record<'extension' | 'bare', number>;
+  /** How each ratio varies from one pair of turns to the next. */
+  spread: Record<'p50' | 'p99' | 'rate', string>;
 }> {
   const ext = await startExtension(layer);
   const running: Array<{ stop(): Promise<void> }> = [ext];
@@ -201,6 +205,11 @@ async function decisionsOnLayerBinary(layer: LayerUnderTest): Promise<{
     return {
       latency: { extension: summarize(latency.extension.flat()), bare: summarize(latency.bare.flat()) },
       rate: { extension: decisionsPerSecond(loops.extension), bare: decisionsPerSecond(loops.bare) },
+      spread: {
+        p50: pairSpread(latencyPairs(latency.extension, latency.bare, 'p50')),
+        p99: pairSpread(latencyPairs(latency.extension, latency.bare, 'p99')),
+        rate: pairSpread(ratePairs(loops.extension, loops.bare)),
+      },
     };
   } finally {
     for (const client of clients) client.close();

@@ -7,7 +7,7 @@ import { BenchBundles, DECISION_PATH, RBAC_BODY, startExtension, synthesize } fr
 import { KeepAliveClient } from './lib/http-client';
 import { startBareServer } from './lib/processes';
 import { FigureResult, Row, round } from './lib/results';
-import { decisionsPerSecond, ratio } from './lib/stats';
+import { decisionsPerSecond, pairSpread, ratePairs, ratio } from './lib/stats';
 import { ROUNDS, takeTurns } from './lib/turns';
 
 /** The servers a throughput figure compares. */
@@ -17,15 +17,20 @@ type Server = typeof SERVERS[number];
 /**
  * Decisions/s of each server at `concurrency`: the two take turns (lib/turns.ts), each turn a
  * closed loop of throughputSeconds / ROUNDS; completed decisions over the time of all its turns.
+ * `spread`: how the ratio varies from one pair of turns to the next.
  */
-async function rates(ports: Record<Server, number>, concurrency: number): Promise<Record<Server, number>> {
+async function rates(ports: Record<Server, number>, concurrency: number): Promise<Record<Server, number> & { spread: string }> {
   const connect = (server: Server): KeepAliveClient => new KeepAliveClient({ port: ports[server], path: DECISION_PATH }, concurrency);
   const clients: Record<Server, KeepAliveClient> = { extension: connect('extension'), bare: connect('bare') };
   try {
     for (const server of SERVERS) await clients[server].closedLoop(RBAC_BODY, concurrency, 500, SCALE.warmup);
     const turnMs = (SCALE.throughputSeconds * 1000) / ROUNDS;
     const turns = await takeTurns(SERVERS, ROUNDS, (server) => clients[server].closedLoop(RBAC_BODY, concurrency, turnMs));
-    return { extension: decisionsPerSecond(turns.extension), bare: decisionsPerSecond(turns.bare) };
+    return {
+      extension: decisionsPerSecond(turns.extension),
+      bare: decisionsPerSecond(turns.bare),
+      spread: pairSpread(ratePairs(turns.extension, turns.bare)),
+    };
   } finally {
     for (const client of Object.values(clients)) client.close();
   }
@@ -35,6 +40,7 @@ export async function throughput(bundles: BenchBundles): Promise<FigureResult> {
   const layer = await synthesize(bundles.wasmFile);
   const extension = new Map<number, number>();
   const bare = new Map<number, number>();
+  const spread = new Map<number, string>();
   try {
     const ext = await startExtension(layer);
     try {
@@ -44,6 +50,7 @@ export async function throughput(bundles: BenchBundles): Promise<FigureResult> {
           const r = await rates({ extension: ext.port, bare: bareServer.port }, concurrency);
           extension.set(concurrency, r.extension);
           bare.set(concurrency, r.bare);
+          spread.set(concurrency, r.spread);
         }
       } finally {
         await bareServer.stop();
@@ -65,6 +72,7 @@ export async function throughput(bundles: BenchBundles): Promise<FigureResult> {
       ratio: round(r, 2),
       // A function asks one decision at a time: concurrency 1 is the figure with a target.
       ...(c === 1 ? { target: '≥ 0.9×', meetsTarget: r === null ? null : r >= 0.9 } : {}),
+      note: spread.get(c),
     };
   });
   return {
