@@ -121,6 +121,12 @@ describe('GIVEN a function using the official OPA SDK beside the extension', () 
     expect(result.error).toMatchObject({ name: 'ServerError', message: 'evaluation of app/authz/fail failed: authz.rego:14:1: var assignment conflict' });
   });
 
+  test('WHEN it posts a YAML body THEN the extension reads it as OPA does, with the YAML reader the layer loads on first use', async () => {
+    const [result] = await ask({ op: 'post', path: '/v1/data/app/authz/allow', headers: { 'content-type': 'application/x-yaml' }, body: 'input:\n  user: bob\n  action: read\n' });
+
+    expect(result).toEqual({ value: { status: 200, body: { result: true } } });
+  });
+
   test('WHEN it calls the health API, with and without the bundles check THEN the extension is healthy', async () => {
     const results = await ask({ op: 'health' }, { op: 'health', bundles: true }, { op: 'health', bundles: true, plugins: true });
 

@@ -8,9 +8,10 @@
  * `batch_decision_id` ties them together.
  */
 import { DecisionContext, DecisionInput, inputJson, makeDecision, parseBodyJson, pathSegments, provenance, scanRequestJson } from './decision';
-import { ApiError } from './errors';
+import { ApiError, MALFORMED_INPUT } from './errors';
 import { dataFlags } from './query-flags';
 import { ApiResponse, Handler } from './routes';
+import { jsonBody } from './yaml-body';
 import { engineBytes, isSpace, JsonChild, lastChild, OPEN_BRACE, RawJson, scanJson } from '../json-text';
 import { nodeCrypto } from '../node-crypto';
 
@@ -18,7 +19,7 @@ export function batchPostHandler(ctx: DecisionContext): Handler {
   return async (request): Promise<ApiResponse> => {
     const startedAt = process.hrtime.bigint();
     const segments = pathSegments(request.rest);
-    const inputs = parseInputs(await request.body());
+    const inputs = parseInputs(jsonBody(request.raw, await request.body(), MALFORMED_INPUT));
     const flags = dataFlags(request.query);
     const responses: Record<string, Record<string, unknown>> = {};
     let failed = 0;
@@ -51,8 +52,6 @@ export function batchPostHandler(ctx: DecisionContext): Handler {
   };
 }
 
-const MALFORMED = 'body contains malformed input document';
-
 /**
  * Each input by id, with its JSON text for the engine; a null input is no input. Undefined when the
  * body has no `inputs` (or they are null). The body is read as OPA's handlers read one: its first
@@ -61,17 +60,17 @@ const MALFORMED = 'body contains malformed input document';
 function parseInputs(body: Buffer): Record<string, DecisionInput> | undefined {
   const text = body.toString('utf8');
   if (text.trim() === '') return undefined;
-  const { bytes, parsed } = parseBodyJson(body, text, MALFORMED);
+  const { bytes, parsed } = parseBodyJson(body, text, MALFORMED_INPUT);
   if (parsed === null) return undefined;
   if (typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new ApiError(400, 'invalid_parameter', `${MALFORMED}: the body must be an object with "inputs"`);
+    throw new ApiError(400, 'invalid_parameter', `${MALFORMED_INPUT}: the body must be an object with "inputs"`);
   }
   const inputs = (parsed as Record<string, unknown>).inputs;
   if (inputs === undefined || inputs === null) return undefined;
   if (typeof inputs !== 'object' || Array.isArray(inputs)) {
-    throw new ApiError(400, 'invalid_parameter', `${MALFORMED}: "inputs" must be an object of inputs by id`);
+    throw new ApiError(400, 'invalid_parameter', `${MALFORMED_INPUT}: "inputs" must be an object of inputs by id`);
   }
-  const scan = scanRequestJson(bytes, MALFORMED);
+  const scan = scanRequestJson(bytes, MALFORMED_INPUT);
   const span = lastChild(scan.children, 'inputs')!;
   const items = scanJson(bytes, span.start, span.end).children;
   const common = lastChild(scan.children, 'common_input');

@@ -6,9 +6,10 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { DecisionContext, DecisionInput, DecisionOutcome, inputJson, makeDecision, parseBodyJson, parseJson, pathSegments, provenance, scanRequestJson } from './decision';
-import { ApiError } from './errors';
+import { ApiError, MALFORMED_INPUT } from './errors';
 import { DataFlags, dataFlags } from './query-flags';
 import { ApiResponse, Handler } from './routes';
+import { jsonBody } from './yaml-body';
 import { lastChild, MAX_JSON_DEPTH, RawJson, soleMemberSpan } from '../json-text';
 
 /** The answer to a decision whose document is undefined, with nothing else to say. */
@@ -47,7 +48,7 @@ export function dataPost(
   const flags = dataFlags(query);
   // Timed only when the answer reports it (`?metrics`).
   const parseStart = flags.metrics ? process.hrtime.bigint() : 0n;
-  const input = parsePostInput(body);
+  const input = parsePostInput(jsonBody(raw, body, MALFORMED_INPUT));
   const parseNs = flags.metrics ? Number(process.hrtime.bigint() - parseStart) : 0;
   const outcome = makeDecision(ctx, raw, segments, input, startedAt, flags.metrics);
   return answer(ctx, flags, outcome, startedAt, parseNs, input.json === undefined);
@@ -113,17 +114,16 @@ function parsePostInput(body: Buffer): DecisionInput {
 function parseBodyInput(body: Buffer): DecisionInput {
   const text = body.toString('utf8');
   if (text.trim() === '') return NO_INPUT;
-  const prefix = 'body contains malformed input document';
-  const { bytes, parsed } = parseBodyJson(body, text, prefix);
+  const { bytes, parsed } = parseBodyJson(body, text, MALFORMED_INPUT);
   // Only a body longer than MAX_JSON_DEPTH can nest too deeply; that check comes first, as in OPA.
-  const scan = bytes.length > MAX_JSON_DEPTH ? scanRequestJson(bytes, prefix) : undefined;
+  const scan = bytes.length > MAX_JSON_DEPTH ? scanRequestJson(bytes, MALFORMED_INPUT) : undefined;
   if (parsed === null) return NO_INPUT;
   if (typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw parseError(`expected a JSON object, got ${Array.isArray(parsed) ? 'an array' : `a ${typeof parsed}`}`);
   }
   const value = (parsed as Record<string, unknown>).input;
   if (value === undefined || value === null) return NO_INPUT;
-  const found = scan ?? scanRequestJson(bytes, prefix);
+  const found = scan ?? scanRequestJson(bytes, MALFORMED_INPUT);
   return { json: inputJson(bytes, found, lastChild(found.children, 'input')!) };
 }
 
@@ -137,5 +137,5 @@ function parseGetInput(raw: string): DecisionInput {
 }
 
 function parseError(reason: string): ApiError {
-  return new ApiError(400, 'invalid_parameter', `body contains malformed input document: ${reason}`);
+  return new ApiError(400, 'invalid_parameter', `${MALFORMED_INPUT}: ${reason}`);
 }

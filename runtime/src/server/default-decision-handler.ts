@@ -6,8 +6,9 @@
  * `undefined_document`, as in OPA's `unversionedPost` and `v0DataPost`.
  */
 import { DecisionContext, DecisionInput, inputJson, makeDecision, parseBodyJson, pathSegments, scanRequestJson } from './decision';
-import { ApiError } from './errors';
+import { ApiError, MALFORMED_INPUT } from './errors';
 import { ApiRequest, Handler } from './routes';
+import { jsonBody } from './yaml-body';
 import { RawJson } from '../json-text';
 
 const NULL_JSON = Buffer.from('null');
@@ -25,10 +26,10 @@ export function dataV0PostHandler(ctx: DecisionContext): Handler {
 
 async function bareDecision(ctx: DecisionContext, request: ApiRequest, segments: readonly string[]) {
   const startedAt = process.hrtime.bigint();
-  const body = await request.body();
-  const text = body.toString('utf8');
   // The body's first value is the input; an empty body is a null input, as OPA decodes it.
-  const prefix = 'unexpected parse error for input: body contains malformed input document';
+  const prefix = `unexpected parse error for input: ${MALFORMED_INPUT}`;
+  const body = jsonBody(request.raw, await request.body(), prefix);
+  const text = body.toString('utf8');
   let input: DecisionInput = { json: NULL_JSON };
   if (text.trim() !== '') {
     const { bytes } = parseBodyJson(body, text, prefix); // OPA's 400 for malformed JSON

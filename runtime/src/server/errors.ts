@@ -28,5 +28,7 @@ export class ApiError extends Error {
 export const BODY_TOO_LARGE = 'request body too large';
 /** OPA's `types.MsgDecodingGzipLimitError`, when a gzip body inflates past its limit. */
 export const GZIP_TOO_LARGE = 'compressed request body too large';
+/** How OPA begins its 400 for a request body it cannot read as the route's document. */
+export const MALFORMED_INPUT = 'body contains malformed input document';
 /** OPA's answer to a `Content-Encoding: gzip` body that is not gzip. */
 export const GZIP_INVALID = 'could not decompress the body';

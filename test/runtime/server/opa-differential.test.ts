@@ -44,6 +44,7 @@ const q = (value: unknown) => encodeURIComponent(JSON.stringify(value));
 const aliceWrites = { user: 'alice', action: 'write', type: 'document' };
 const bobWrites = { user: 'bob', action: 'write', type: 'document' };
 const gzipJson = { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' };
+const yaml = { 'Content-Type': 'application/x-yaml' };
 
 interface Row extends RawRequest {
   readonly name: string;
@@ -138,6 +139,45 @@ const rows: Row[] = [
   { name: 'text after the body to POST /v0/data', method: 'POST', path: '/v0/data/app/multi/greeting', body: '{"name": "v0"} x' },
   { name: 'a second body after the first', method: 'POST', path: '/v1/data/app/echo/got', body: '{"input": 1}{"input": 2}' },
   { name: 'a malformed rest after the body', method: 'POST', path: '/v1/data/app/echo/got', body: '{"input": {"a": "\u00e9"}} ]["' },
+  // YAML bodies (a Content-Type that mentions yaml), read as OPA reads them with go-yaml v3.
+  {
+    name: 'a YAML body, each kind of scalar',
+    method: 'POST',
+    path: '/v1/data/app/echo/got',
+    headers: yaml,
+    body: 'input:\n  a: yes\n  b: 0777\n  c: 2001-12-14\n  e: 1.0\n  f: ~\n  g: [1, 2]\n  h: 0x1F\n  j: on\n  k: 1e400\n  m: 1:20\n  n: True\n'
+      + '  q: "1"\n  r: !!str 12\n  s: |\n    block\n  t: 1_000\n  u: 0o17\n  v: 0b101\n  w: -0x10\n  x: +.5e1\n  y: 089\n  z: 12e\n  nul: NULL\n  no: \'single\'\n',
+  },
+  {
+    name: 'a YAML body, numbers to 64 bits exact',
+    method: 'POST',
+    path: '/v1/data/app/echo/got',
+    headers: yaml,
+    body: 'input: [9007199254740993, 12345678901234567890, 123456789012345678901234567890, 18446744073709551616, 1e-7, -1.5E-10, 1.0e2, -0, -0.0, 0.000001, 1e21, +9223372036854775808]\n',
+    sameText: true,
+  },
+  { name: 'a YAML body, a merge key', method: 'POST', path: '/v1/data/app/echo/got', headers: yaml, body: 'base: &b {x: 1, y: 1}\ninput:\n  y: 2\n  <<: [*b, {z: 3, x: 4}]\n' },
+  { name: 'a YAML body, keys that are not strings', method: 'POST', path: '/v1/data/app/echo/got', headers: yaml, body: 'input:\n  1: a\n  true: b\n  1.5: d\n  0x10: e\n' },
+  { name: 'a YAML body, a repeated key', method: 'POST', path: '/v1/data/app/echo/got', headers: yaml, body: 'input: {a: 1, a: 2}\n' },
+  { name: 'a YAML body, !!binary', method: 'POST', path: '/v1/data/app/echo/got', headers: yaml, body: 'input: !!binary aGVsbG8=\n' },
+  { name: 'a YAML body, two documents', method: 'POST', path: '/v1/data/app/echo/got', headers: yaml, body: '---\ninput: 1\n---\ninput: 2\n' },
+  { name: 'a YAML body without input', method: 'POST', path: '/v1/data/app/echo/got', headers: yaml, body: 'a: 1\n' },
+  { name: 'a JSON body sent as YAML', method: 'POST', path: '/v1/data/app/echo/got', headers: yaml, body: '{"input": [9007199254740993, 1e400]}', sameText: true },
+  { name: 'a YAML body to POST /', method: 'POST', path: '/', headers: yaml, body: 'name: yy\n' },
+  { name: 'a YAML body to POST /v0/data', method: 'POST', path: '/v0/data/app/multi/greeting', headers: yaml, body: 'name: v0\n' },
+  { name: 'a YAML body with .inf', method: 'POST', path: '/v1/data/app/echo/got', headers: yaml, body: 'input: [.inf]\n', messagePrefix: 'body contains malformed input document: ' },
+  { name: 'malformed YAML', method: 'POST', path: '/v1/data/app/echo/got', headers: yaml, body: 'input: [unclosed\n', messagePrefix: 'body contains malformed input document: ' },
+  { name: 'a YAML body, a null key', method: 'POST', path: '/v1/data/app/echo/got', headers: yaml, body: 'input:\n  ~: c\n', messagePrefix: 'body contains malformed input document: ' },
+  { name: 'a YAML body, an unknown alias', method: 'POST', path: '/v1/data/app/echo/got', headers: yaml, body: 'input: [a, *x]\n', messagePrefix: 'body contains malformed input document: ' },
+  { name: 'a YAML body, an anchor inside itself', method: 'POST', path: '/v1/data/app/echo/got', headers: yaml, body: 'input: &a [*a]\n', messagePrefix: 'body contains malformed input document: ' },
+  {
+    name: 'a YAML alias bomb',
+    method: 'POST',
+    path: '/v1/data/app/echo/got',
+    headers: yaml,
+    body: `a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n${'bcdefghi'.split('').map((c, i) => `${c}: &${c} [${Array(9).fill(`*${'abcdefghi'[i]}`).join(',')}]`).join('\n')}\ninput: *i\n`,
+    messagePrefix: 'body contains malformed input document: ',
+  },
   // Deeper input (5,000 and 10,000 levels, past OPA's limit) is in test/e2e/opa-exactness.test.ts: the
   // Wasm engine needs the stack the launcher gives it, and such bodies pass this server's 4 KB limit.
   { name: 'input nested 2,000 levels', method: 'POST', path: '/v1/data/app/echo/got', body: `{"input": ${'['.repeat(2000)}${']'.repeat(2000)}}`, sameText: true },

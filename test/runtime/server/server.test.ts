@@ -320,6 +320,25 @@ describe('GIVEN the extension server with one bundle', () => {
       status: 400,
       expected: { code: 'invalid_parameter', message: expect.stringMatching(/^body contains malformed input document: /) },
     },
+    // YAML bodies (compared with OPA in opa-differential.test.ts)
+    {
+      name: 'a batch in YAML',
+      method: 'POST',
+      path: '/v1/batch/data/app/rbac/allow',
+      headers: { 'Content-Type': 'application/yaml' },
+      body: 'common_input: {action: write, type: document}\ninputs:\n  a: {user: alice}\n  b: {user: bob}\n',
+      status: 200,
+      expected: { responses: { a: { result: true }, b: { result: false } } },
+    },
+    {
+      name: 'a YAML body nested past the YAML reader',
+      method: 'POST',
+      path: '/v1/data/app/echo/got',
+      headers: { 'Content-Type': 'application/x-yaml' },
+      body: `input: ${'['.repeat(2000)}${']'.repeat(2000)}`,
+      status: 400,
+      expected: { code: 'invalid_parameter', message: 'body contains malformed input document: yaml: nested too deeply for the YAML reader; send deeply nested input as JSON' },
+    },
     // Bodies: limits and gzip
     {
       name: 'a body over the limit',
