@@ -4,13 +4,14 @@
  * `validateAndInjectDefaults` in OPA's `v1/bundle/bundle.go`). Rego sources are skipped: the
  * engine only runs the compiled Wasm. The archive itself is read by `bundle-archive.ts`, once.
  */
-import { parse as parseYaml } from 'yaml';
 import { Bundle, BundleManifest, WasmResolver } from './bundle';
 import { ArchiveLimits, archiveLimits, BundleFile, readBundleArchive, readTarArchive } from './bundle-archive';
 import { rootsContain, rootsOverlap, splitPath } from './bundle-roots';
 import { DocumentBuilder, isPlainObject, setOwn } from './documents';
 import { BundleError } from '../errors';
+import { parseExactJson } from '../json-text';
 import { Pacer } from '../pacer';
+import { yamlToJson } from '../yaml-json';
 
 const DATA_FILES = new Set(['data.json', 'data.yaml', 'data.yml']);
 
@@ -140,7 +141,8 @@ async function readData(name: string, files: ReadonlyMap<string, Buffer>, signal
 function parseDataFile(name: string, path: string, base: string, content: Buffer): unknown {
   const text = content.toString('utf8');
   try {
-    return base === 'data.json' ? JSON.parse(text) : parseYaml(text);
+    // Numbers stay as written (a 64-bit ID, `1.0`), as OPA keeps them; YAML is read as OPA reads it.
+    return parseExactJson(base === 'data.json' ? text : yamlToJson(text));
   } catch (err) {
     throw new BundleError(name, `data file ${path} is not valid ${base === 'data.json' ? 'JSON' : 'YAML'}: ${(err as Error).message}`, { cause: err });
   }

@@ -308,7 +308,8 @@ function buildState(bundles: ReadonlyMap<string, ActiveBundle>, changed: string)
       throw new BundleError(changed, `data conflicts with bundle ${name}: ${errorMessage(err)}`, { cause: err });
     }
   }
-  const dataJson = encoder.encode(JSON.stringify(data.document));
+  // stringifyJson: numbers the bundles wrote beyond what a double holds are RawJson (parseExactJson).
+  const dataJson = encoder.encode(stringifyJson(data.document));
 
   const index = new EntrypointIndex<Entrypoint>();
   const entrypoints: string[] = [];

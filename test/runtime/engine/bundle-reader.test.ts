@@ -2,6 +2,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
 import { parseBundle, readBundle } from '../../../runtime/src/engine/bundle-reader';
 import { BundleError } from '../../../runtime/src/errors';
+import { stringifyJson } from '../../../runtime/src/json-text';
 import { packBundle, packTar } from '../../support/bundle-archive';
 import { buildWasmBundle, readPolicy } from '../../support/opa';
 import { trapModule } from '../../support/wat';
@@ -57,6 +58,16 @@ describe('readBundle', () => {
 
       expect(bundle.data).toEqual({ top: 1, a: { x: 1, b: { y: [1, 2] }, c: { z: true }, d: 'a string' } });
       expect(bundle.manifest).toEqual({ revision: '', roots: [''], wasm: [] });
+    });
+
+    test('WHEN data files hold numbers JavaScript cannot hold THEN the data keeps them as written, YAML read as OPA reads it', async () => {
+      const bundle = await readBundle('b', packBundle({
+        'policy.wasm': Buffer.from(wasm),
+        '/data.json': '{"id": 9007199254740993, "f": 1.0, "huge": 1e400}',
+        'y/data.yaml': 'id: 12345678901234567890\noctal: 0777\nword: yes\nwhen: 2001-12-14\n',
+      }));
+
+      expect(stringifyJson(bundle.data)).toBe('{"id":9007199254740993,"f":1.0,"huge":1e400,"y":{"id":12345678901234567890,"octal":511,"word":"yes","when":"2001-12-14"}}');
     });
 
     test('WHEN the manifest has roots, metadata and slashes THEN they are normalized', async () => {

@@ -139,6 +139,10 @@ const rows: Row[] = [
   { name: 'text after the body to POST /v0/data', method: 'POST', path: '/v0/data/app/multi/greeting', body: '{"name": "v0"} x' },
   { name: 'a second body after the first', method: 'POST', path: '/v1/data/app/echo/got', body: '{"input": 1}{"input": 2}' },
   { name: 'a malformed rest after the body', method: 'POST', path: '/v1/data/app/echo/got', body: '{"input": {"a": "\u00e9"}} ]["' },
+  // Data numbers, as the bundle's data.json wrote them.
+  { name: 'data numbers as written', method: 'GET', path: '/v1/data/app/echo/numbers', sameText: true },
+  { name: 'an input equal to a data number beyond 2^53', method: 'POST', path: '/v1/data/app/echo/has', body: '{"input": 9007199254740993}', sameText: true },
+  { name: 'an input one off a data number beyond 2^53', method: 'POST', path: '/v1/data/app/echo/has', body: '{"input": 9007199254740992}', sameText: true },
   // YAML bodies (a Content-Type that mentions yaml), read as OPA reads them with go-yaml v3.
   {
     name: 'a YAML body, each kind of scalar',

@@ -14,17 +14,27 @@ export const SYSTEM_REGO = `package system
 main := {"hello": input.name} if input.name
 `;
 
-/** Echoes its input, to tell "no input" from a null input (an empty body to POST /v0/data). */
+/**
+ * Echoes its input, to tell "no input" from a null input (an empty body to POST /v0/data); and
+ * its data, whose numbers JavaScript cannot hold (ECHO_DATA), and whether the input is one of them.
+ */
 export const ECHO_REGO = `package app.echo
 
 got := {"input": input}
+
+numbers := data.app.exact.numbers
+
+has := input in data.app.exact.numbers
 `;
+
+/** `app/exact/data.json`, written as this text: numbers OPA keeps as written. */
+export const ECHO_DATA = '{"numbers": [9007199254740993, 123456789012345678901234567890, 1.0, 1e400, -0, 0.1000000000000000055511151231257827]}';
 
 /** OPA names a bundle loaded from a file by the path it was given; the extension uses the same name. */
 export const BUNDLE_NAME = 'authz.tar.gz';
 export const REVISION = 'rev-42';
 
-export const ENTRYPOINTS = ['app/rbac/allow', 'app/rbac/reasons', 'app/multi', 'app/conflict/x', 'app/echo/got', 'system/main'];
+export const ENTRYPOINTS = ['app/rbac/allow', 'app/rbac/reasons', 'app/multi', 'app/conflict/x', 'app/echo/got', 'app/echo/numbers', 'app/echo/has', 'system/main'];
 
 function sources() {
   const data = JSON.parse(readPolicy('rbac-data.json'));
@@ -36,6 +46,7 @@ function sources() {
       'conflict.rego': readPolicy('conflict.rego'),
       'system.rego': SYSTEM_REGO,
       'echo.rego': ECHO_REGO,
+      'app/exact/data.json': ECHO_DATA,
     },
     data,
     revision: REVISION,

@@ -337,7 +337,7 @@ describe('GIVEN the extension server with one bundle', () => {
       headers: { 'Content-Type': 'application/x-yaml' },
       body: `input: ${'['.repeat(2000)}${']'.repeat(2000)}`,
       status: 400,
-      expected: { code: 'invalid_parameter', message: 'body contains malformed input document: yaml: nested too deeply for the YAML reader; send deeply nested input as JSON' },
+      expected: { code: 'invalid_parameter', message: 'body contains malformed input document: yaml: nested too deeply for the YAML reader; write deeply nested documents as JSON' },
     },
     // Bodies: limits and gzip
     {

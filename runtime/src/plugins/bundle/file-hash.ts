@@ -1,11 +1,12 @@
 import { posix } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { nodeCrypto } from '../../node-crypto';
+import { yamlToJson } from '../../yaml-json';
 
 /**
  * Digests of bundle files exactly as OPA computes them for `.signatures.json`
  * (open-policy-agent/opa `v1/bundle/hash.go`, `verify.go`):
- * - `data.json`, `data.yaml` and `.manifest` are "structured": parsed, then hashed over a
+ * - `data.json`, `data.yaml` (first turned into JSON as OPA reads YAML, ../../yaml-json.ts) and
+ *   `.manifest` are "structured": parsed, then hashed over a
  *   canonical text in which object keys are sorted (byte order of their UTF-8 form), no
  *   whitespace is kept, strings are encoded as Go's `encoding/json` encodes them (no HTML
  *   escaping) and numbers keep the text they were written with (Go decodes them as `json.Number`);
@@ -39,7 +40,7 @@ export function hashBundleFile(file: string, data: Buffer, algorithm: string): s
   if (!isStructuredFile(file)) {
     hash.update(data);
   } else if (posix.basename(file) === 'data.yaml') {
-    hash.update(canonicalValue(parseYaml(data.toString('utf8')) ?? null));
+    hash.update(canonicalJson(yamlToJson(data.toString('utf8'))));
   } else {
     hash.update(canonicalJson(data.toString('utf8')));
   }
@@ -52,20 +53,6 @@ export function canonicalJson(text: string): string {
   const out = parser.value();
   parser.end();
   return out;
-}
-
-/** The canonical text of a JavaScript value (used for YAML, whose numbers have no JSON text). */
-function canonicalValue(v: unknown): string {
-  if (v === null || v === undefined) return 'null';
-  if (typeof v === 'string') return goString(v);
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  if (v instanceof Date) return goString(v.toISOString());
-  if (Array.isArray(v)) return '[' + v.map(canonicalValue).join(',') + ']';
-  if (typeof v === 'object') {
-    const entries = Object.entries(v as Record<string, unknown>);
-    return '{' + sortKeys(entries.map(([k]) => k)).map((k) => goString(k) + ':' + canonicalValue((v as Record<string, unknown>)[k])).join(',') + '}';
-  }
-  return goString(String(v));
 }
 
 /** Go's `encoding/json` with `SetEscapeHTML(false)`: as JSON.stringify, and U+2028/U+2029 escaped. */

@@ -1,5 +1,10 @@
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { canonicalJson, hashBundleFile, isStructuredFile } from '../../../../runtime/src/plugins/bundle/file-hash';
+import { OPA_BIN } from '../../../support/opa';
 
 describe('canonicalJson (OPA v1/bundle/hash.go)', () => {
   test.each([
@@ -34,6 +39,25 @@ describe('hashBundleFile', () => {
 
   test('GIVEN data.yaml WHEN hashed THEN its canonical JSON form is hashed', () => {
     expect(hashBundleFile('a/data.yaml', Buffer.from('b: 1\na: [x]\n'), 'SHA-256')).toBe(createHash('sha256').update('{"a":["x"],"b":1}').digest('hex'));
+  });
+
+  test('GIVEN data.yaml signed by the pinned OPA WHEN hashed THEN the digest is the one OPA signed (YAML read as go-yaml reads it, numbers as written)', () => {
+    // GIVEN: scalars that a YAML 1.2 reader or JavaScript's numbers would read otherwise.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'opa-sign-yaml-'));
+    try {
+      const yaml = 'n: 12345678901234567890\nf: 1.0\ns: yes\no: 0777\nu: 1_000\nt: 2001-12-14\nbig: 123456789012345678901234567890\nkeys: {b: 1, a: 2}\n';
+      fs.mkdirSync(path.join(dir, 'b', 'authz'), { recursive: true });
+      fs.writeFileSync(path.join(dir, 'b', 'authz', 'data.yaml'), yaml);
+      execFileSync(OPA_BIN, ['sign', '--signing-key', 'secret', '--signing-alg', 'HS256', '--bundle', 'b', '-o', dir], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+      const token = JSON.parse(fs.readFileSync(path.join(dir, '.signatures.json'), 'utf8')).signatures[0] as string;
+      const files = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).files as Array<{ name: string; hash: string }>;
+      // WHEN
+      const digest = hashBundleFile('authz/data.yaml', Buffer.from(yaml), 'SHA-256');
+      // THEN
+      expect(digest).toBe(files.find((f) => f.name === 'b/authz/data.yaml')!.hash);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('GIVEN an algorithm OPA does not know WHEN hashing THEN it fails', () => {
