@@ -246,10 +246,11 @@ export class PolicyServer {
       const rest = req.url!.slice(DATA_PREFIX.length);
       response = body === undefined ? dataGet(this.ctx, req, rest, NO_QUERY, startedAt) : dataPost(this.ctx, req, rest, NO_QUERY, body, startedAt);
     } catch (err) {
-      this.fail(req, res, err);
+      this.fail(req, res, err, true);
       return;
     }
-    this.respond(req, res, response, {});
+    // The lean path serves the Data API only, which OPA compresses.
+    this.respond(req, res, response, {}, true);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
