@@ -422,8 +422,9 @@ function substitute(text: string, texts: readonly string[]): string {
 /**
  * JSON.parse, except that a number JavaScript would write back differently (`9007199254740993`,
  * a 30-digit integer, `1e400`, `1.0`, `-0`, a long decimal) is kept as a {@link RawJson} of its
- * text, so that {@link stringifyJson} writes it as written: what OPA's decision logs hold (Go's
- * `json.Number`). `text` must be valid JSON. Without such numbers it is JSON.parse itself.
+ * text, so that {@link stringifyJson} writes it as written: what OPA's decision logs and bundle data
+ * hold (Go's `json.Number`). Text that is not JSON throws JSON.parse's SyntaxError. Without such
+ * numbers it is JSON.parse itself.
  */
 export function parseExactJson(text: string): unknown {
   const spans = inexactNumbers(text);
@@ -446,15 +447,34 @@ function inexactNumbers(text: string): Array<[number, number]> {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === QUOTE) {
-      for (i++; text.charCodeAt(i) !== QUOTE; i++) if (text.charCodeAt(i) === BACKSLASH) i++;
+      // To the closing quote, found natively (bundle data runs to megabytes): one preceded by an
+      // odd run of backslashes is escaped.
+      i = text.indexOf('"', i + 1);
+      while (i > 0 && escapedAt(text, i)) i = text.indexOf('"', i + 1);
+      // Unterminated: not JSON, which JSON.parse then says.
+      if (i < 0) break;
     } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
       const start = i;
-      while (i + 1 < text.length && isNumberChar(text.charCodeAt(i + 1))) i++;
+      let plain = c !== 0x2d && (c !== 0x30 || !isNumberChar(text.charCodeAt(i + 1)));
+      while (i + 1 < text.length && isNumberChar(text.charCodeAt(i + 1))) {
+        i++;
+        const d = text.charCodeAt(i);
+        if (d < 0x30 || d > 0x39) plain = false;
+      }
+      // Digits alone, 15 at most, without a leading zero: a double holds them and writes them back.
+      if (plain && i + 1 - start <= 15) continue;
       const literal = text.slice(start, i + 1);
       if (JSON.stringify(Number(literal)) !== literal) spans.push([start, i + 1]);
     }
   }
   return spans;
+}
+
+/** The character at `i` (a quote) follows an odd number of backslashes. */
+function escapedAt(text: string, i: number): boolean {
+  let n = 0;
+  while (text.charCodeAt(i - 1 - n) === BACKSLASH) n++;
+  return n % 2 === 1;
 }
 
 /** Digits, sign, decimal point and exponent: what follows the first character of a JSON number. */

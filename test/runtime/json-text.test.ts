@@ -256,8 +256,14 @@ describe('parseExactJson', () => {
     '123456789012345678901234567890',
     '[1e400,-1E+400,1.0,-0,0.1000000000000000000000000001,2.50,1e2]',
     '{"a":{"b":[7,9007199254740993.0,"9007199254740993"]},"c":-0.0}',
+    '[123456789012345,1234567890123456789,-123456789012345678,0,-0]',
+    '{"a\\\\":"x\\\\","b":"\\"","c":12345678901234567890}',
   ])('GIVEN %s WHEN parsed and stringified THEN every number is written as it was', (text) => {
     expect(stringifyJson(parseExactJson(text))).toBe(text);
+  });
+
+  test.each(['{"a": "never closed 12345678901234567890', '{"a": "x\\" 12345678901234567890', '[1.0'])('GIVEN text that is not JSON (%s) WHEN parsed THEN it throws JSON.parse\'s SyntaxError', (text) => {
+    expect(() => parseExactJson(text)).toThrow(SyntaxError);
   });
 
   test('GIVEN numbers JavaScript writes back as they are WHEN parsed THEN they are plain numbers', () => {

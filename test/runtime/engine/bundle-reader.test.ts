@@ -140,6 +140,7 @@ describe('readBundle', () => {
       ['root data.json is not an object', () => packBundle({ ...ok(), '/data.json': '[1, 2]' }),
         'bundle authz: data file /data.json must hold an object at the root of the bundle, got an array'],
       ['data.json is not JSON', () => packBundle({ ...ok(), '/a/data.json': '{"a":' }), 'bundle authz: data file /a/data.json is not valid JSON: '],
+      ['data.json with a string never closed', () => packBundle({ ...ok(), '/a/data.json': '{"a": "x\\" 12345678901234567890' }), 'bundle authz: data file /a/data.json is not valid JSON: '],
       ['data.yaml is not YAML', () => packBundle({ ...ok(), '/a/data.yaml': 'a: [' }), 'bundle authz: data file /a/data.yaml is not valid YAML: '],
       ['two data files give one key two values', () => packBundle({ ...ok(), '/data.json': '{"a": {"b": 1}}', '/a/b/data.json': '{"c": 2}' }),
         'bundle authz: data file /a/b/data.json conflicts with other data in the bundle: two values for /a/b'],
