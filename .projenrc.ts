@@ -206,6 +206,9 @@ project.addTask('bench', {
   steps: [
     { spawn: opaInstall.name },
     { spawn: bundleRuntime.name },
+    // The node-layer figure synthesizes and runs the Node.js layer, as the tests do.
+    { spawn: fetchLibatomic.name },
+    { spawn: nodePackagesInstall.name },
     { exec: 'ts-node --project bench/tsconfig.json bench/run.ts' },
   ],
 });

@@ -78,6 +78,11 @@ export function printedPort(child: ChildProcess, what: string, timeoutMs: number
       clearTimeout(timer);
       reject(new Error(`${what} exited with ${code}`));
     });
+    // A binary that cannot be spawned (missing, not executable): without a listener, the process crashes.
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(new Error(`${what} could not be started: ${err.message}`));
+    });
   });
 }
 

@@ -40,7 +40,12 @@ export function synthesizeLayer(
     code: lambda.Code.fromInline(runtime.family === lambda.RuntimeFamily.PYTHON ? 'def handler(event, context):\n  return {}\n' : 'exports.handler = async () => ({})'),
   });
   fn.addLayers(new OpaExtensionLayer(stack, 'Opa', typeof props === 'function' ? props(stack) : props));
-  app.synth();
+  const errors = app.synth().getStackArtifact(stack.artifactId).messages.filter((m) => m.level === 'error');
+  if (errors.length > 0) {
+    fs.rmSync(outdir, { recursive: true, force: true });
+    // As `cdk synth` would: an app with errors is not deployed, so it is not run either.
+    throw new Error(`synth reported errors:\n${errors.map((m) => `${m.id}: ${String(m.entry.data)}`).join('\n')}`);
+  }
   const synthesized = readSynthesizedFunction(outdir, stack.artifactId);
   return {
     layerDir: synthesized.layerDirs[0],
