@@ -10,7 +10,7 @@ import { Row } from './results';
 const BASELINE = path.join(__dirname, '..', 'baseline.json');
 
 interface Baseline {
-  readonly machine: { readonly date: string; readonly loadAverage?: number };
+  readonly machine: { readonly date: string; readonly cpu: string; readonly cores: number; readonly loadAverage?: number };
   readonly rows: readonly Row[];
 }
 
@@ -29,7 +29,7 @@ export function beforeAfter(rows: readonly Row[], fmt: (v: number | null | undef
   return [
     '## Before and after',
     '',
-    `Before: \`bench/baseline.json\`, the run of ${baseline.machine.date} on this machine`
+    `Before: \`bench/baseline.json\`, the run of ${baseline.machine.date} on ${baseline.machine.cpu}, ${baseline.machine.cores} cores`
       + `${baseline.machine.loadAverage === undefined ? '' : ` (load average ${baseline.machine.loadAverage})`}, before the start-up, memory and exactness work. `
       + 'Ratios are to references measured in the same run, so they compare across runs; absolute values do not when the load differs.',
     '',
