@@ -35,7 +35,8 @@ export async function readBody(req: IncomingMessage, limits: BodyLimits): Promis
 
 /** OPA's refusal of a request whose Content-Length is over `limit`, or undefined when it is not. */
 export function declaredTooLarge(req: IncomingMessage, limit: number): ApiError | undefined {
-  return Number(req.headers['content-length']) > limit ? tooLarge(limit) : undefined;
+  const length = Number(req.headers['content-length']);
+  return length > limit ? tooLarge(limit, length) : undefined;
 }
 
 function readRaw(req: IncomingMessage, limit: number): Promise<Buffer> {
@@ -94,6 +95,29 @@ class BodyReader {
   }
 }
 
-function tooLarge(limit: number): ApiError {
-  return new ApiError(400, 'invalid_parameter', `${BODY_TOO_LARGE}: exceeds limit of ${limit} bytes (server.decoding.max_length)`, { headers: { Connection: 'close' } });
+/** OPA's BodyTooLargeError: with the body's size when the Content-Length told it. */
+function tooLarge(limit: number, size?: number): ApiError {
+  const message = `${BODY_TOO_LARGE}:${size ? ` ${formatBytes(size)}` : ''} exceeds limit of ${limit} bytes (server.decoding.max_length)`;
+  return new ApiError(400, 'invalid_parameter', message, { headers: { Connection: 'close' } });
+}
+
+/**
+ * OPA's `formatBytes`: `n` in the largest binary unit it reaches, to one decimal without a trailing
+ * `.0` (`290.8 KiB`, `256 MiB`), bytes under 1 KiB. The tenth is rounded as Go's `%.1f` rounds it,
+ * half to even on the exact quotient (1280 bytes are `1.2 KiB`).
+ */
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} bytes`;
+  let div = 1024n;
+  let exp = 0;
+  for (let m = Math.floor(n / 1024); m >= 1024; m = Math.floor(m / 1024)) {
+    div *= 1024n;
+    exp++;
+  }
+  const scaled = BigInt(n) * 10n;
+  let tenths = scaled / div;
+  const twice = (scaled - tenths * div) * 2n;
+  if (twice > div || (twice === div && tenths % 2n === 1n)) tenths++;
+  const text = tenths % 10n === 0n ? `${tenths / 10n}` : `${tenths / 10n}.${tenths % 10n}`;
+  return `${text} ${'KMGTPE'[exp]}iB`;
 }
