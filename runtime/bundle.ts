@@ -21,7 +21,8 @@ const ROOT = path.resolve(__dirname, '..');
  * the name the stand-in loads) and the exports it offers (the rest is tree-shaken away).
  */
 export const LAZY_PACKAGES: Record<string, { readonly shim: string; readonly name: string; readonly exports: readonly string[] }> = {
-  'yaml': { shim: './runtime/src/lazy/yaml.ts', name: 'yaml', exports: ['parse', 'parseAllDocuments', 'stringify'] },
+  'yaml': { shim: './runtime/src/lazy/yaml.ts', name: 'yaml', exports: ['parse', 'stringify'] },
+  'yaml2': { shim: './runtime/src/lazy/yaml2.ts', name: 'yaml2', exports: ['parseAllDocuments', 'visit', 'isAlias', 'isMap', 'isSeq'] },
   'jose': { shim: './runtime/src/lazy/jose.ts', name: 'jose', exports: ['compactVerify', 'decodeProtectedHeader'] },
   '@smithy/signature-v4': { shim: './runtime/src/lazy/signature-v4.ts', name: 'signature-v4', exports: ['SignatureV4'] },
 };

@@ -6,27 +6,15 @@
  * repeated key, and aliases bounded as go-yaml bounds them. Request bodies, bundle data files and
  * their signatures' digests all read YAML through this, so numbers stay as written everywhere.
  *
- * The `yaml` package bundled here (version 1, the one opa-wasm uses; loaded on first use) does
- * the parsing, through its failsafe schema (every scalar a string), and the resolution is done
- * here.
+ * The `yaml` package, version 2 (the `yaml2` alias; loaded on first use), does the parsing,
+ * through its failsafe schema (every scalar a string) and without its check for repeated keys,
+ * which compares each key with every other; the resolution is done here.
  */
-import { parseAllDocuments } from 'yaml';
+import type { Alias, Document, Node, Pair, Scalar, YAMLMap } from 'yaml2';
+import { isAlias, isMap, isSeq, parseAllDocuments, visit } from 'yaml2';
 
 /** YAML that OPA would refuse too: the message is go-yaml's or OPA's where they are known. */
 export class YamlError extends Error {}
-
-/** The parts of the `yaml` package's nodes read here (its version 1 API). */
-interface YamlNode {
-  readonly type?: string;
-  readonly tag?: string;
-  readonly value?: unknown;
-  readonly items?: ReadonlyArray<YamlNode & YamlPair>;
-  readonly source?: YamlNode;
-}
-interface YamlPair {
-  readonly key?: YamlNode | null;
-  readonly value?: YamlNode | null;
-}
 
 /** What the parser and the conversion say of YAML nested deeper than their stack allows. */
 const NESTED_TOO_DEEPLY = 'yaml: nested too deeply for the YAML reader; write deeply nested documents as JSON';
@@ -34,22 +22,17 @@ const NESTED_TOO_DEEPLY = 'yaml: nested too deeply for the YAML reader; write de
 /** The JSON text of the first YAML document of `text`; a {@link YamlError} for YAML OPA refuses too, or that is nested too deeply. */
 export function yamlToJson(text: string): string {
   try {
-    const [doc] = parseAllDocuments(text, { schema: 'failsafe', prettyErrors: false });
+    const [doc] = parseAllDocuments(text, { schema: 'failsafe', uniqueKeys: false, prettyErrors: false });
     if (!doc) return 'null';
-    // A repeated key is no error to OPA: the last one wins (see Converter.members).
-    const error = doc.errors.find((e) => !REPEATED_KEY.test(e.message));
-    if (error) throw new YamlError(STACK_EXHAUSTED.test(error.message) ? NESTED_TOO_DEEPLY : `yaml: ${error.message}`);
-    return new Converter().value(doc.contents as YamlNode | null);
+    const [error] = doc.errors;
+    if (error) throw new YamlError(error.code === 'RESOURCE_EXHAUSTION' ? NESTED_TOO_DEEPLY : `yaml: ${error.message}`);
+    return new Converter(doc).value(doc.contents);
   } catch (err) {
     if (err instanceof RangeError) throw new YamlError(NESTED_TOO_DEEPLY, { cause: err });
     throw err;
   }
 }
 
-/** The `yaml` package's error for a key repeated in a mapping. */
-const REPEATED_KEY = /^Map keys must be unique/;
-/** What the `yaml` package reports when its parser ran out of stack. */
-const STACK_EXHAUSTED = /Maximum call stack size exceeded/;
 const STR_TAG = 'tag:yaml.org,2002:str';
 const BINARY_TAG = 'tag:yaml.org,2002:binary';
 const NULLS = new Set(['', '~', 'null', 'Null', 'NULL']);
@@ -65,40 +48,49 @@ const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 const UINT64_MAX = 2n ** 64n - 1n;
 
+type YamlNode = Node | null | undefined;
+
 /** One document's conversion, counting nodes as go-yaml does to refuse excessive aliasing. */
 class Converter {
   private decoded = 0;
   private aliased = 0;
   private aliasDepth = 0;
-  private readonly expanding = new Set<YamlNode>();
+  private readonly expanding = new Set<Node>();
+  /** Each alias's node: the last node with its anchor before it in the document, as YAML defines it. */
+  private readonly targets = new Map<Alias, Node>();
 
-  public value(node: YamlNode | null | undefined): string {
-    this.count();
-    if (!node) return 'null';
-    switch (node.type) {
-      case 'MAP':
-      case 'FLOW_MAP':
-        return this.mapping(node);
-      case 'SEQ':
-      case 'FLOW_SEQ':
-        return `[${(node.items ?? []).map((item) => this.value(item)).join(',')}]`;
-      case 'ALIAS':
-        return this.alias(node, (target) => this.value(target));
-      default:
-        return scalarJson(node);
-    }
+  public constructor(doc: Document) {
+    const anchors = new Map<string, Node>();
+    visit(doc, (_key, node) => {
+      if (isAlias(node)) {
+        const target = anchors.get(node.source);
+        if (target) this.targets.set(node, target);
+      } else if (node && typeof node === 'object' && 'anchor' in node && typeof node.anchor === 'string') {
+        anchors.set(node.anchor, node as Node);
+      }
+    });
   }
 
-  private mapping(node: YamlNode): string {
+  public value(node: YamlNode): string {
+    this.count();
+    if (!node) return 'null';
+    if (isMap(node)) return this.mapping(node);
+    if (isSeq(node)) return `[${node.items.map((item) => this.value(item as YamlNode)).join(',')}]`;
+    if (isAlias(node)) return this.alias(node, (target) => this.value(target));
+    return scalarJson(node as Scalar);
+  }
+
+  private mapping(node: YAMLMap): string {
     return `{${[...this.members(node)].map(([key, value]) => `${JSON.stringify(key)}:${value}`).join(',')}}`;
   }
 
   /** Members' JSON by key, explicit ones over merged ones, the last of a repeated key winning. */
-  private members(node: YamlNode): Map<string, string> {
+  private members(node: YAMLMap): Map<string, string> {
     const members = new Map<string, string>();
     const merged = new Map<string, string>();
-    for (const pair of node.items ?? []) {
-      if (pair.key && pair.key.type === 'PLAIN' && pair.key.value === '<<' && pair.key.tag === undefined) {
+    for (const pair of node.items as Array<Pair<YamlNode, YamlNode>>) {
+      const key = pair.key as Scalar | null;
+      if (key && !isAlias(key) && key.type === 'PLAIN' && key.value === '<<' && key.tag === undefined) {
         this.merge(pair.value, merged);
         continue;
       }
@@ -109,27 +101,27 @@ class Converter {
   }
 
   /** `<<: map`, `<<: *alias` or `<<: [maps]`: members not already merged (earlier sources win). */
-  private merge(source: YamlNode | null | undefined, into: Map<string, string>): void {
-    if (source?.type === 'ALIAS') return this.alias(source, (target) => this.merge(target, into));
-    if (source?.type === 'SEQ' || source?.type === 'FLOW_SEQ') {
-      for (const item of source.items ?? []) this.merge(item, into);
+  private merge(source: YamlNode, into: Map<string, string>): void {
+    if (isAlias(source)) return this.alias(source, (target) => this.merge(target, into));
+    if (isSeq(source)) {
+      for (const item of source.items) this.merge(item as YamlNode, into);
       return;
     }
-    if (source?.type !== 'MAP' && source?.type !== 'FLOW_MAP') throw new YamlError('yaml: map merge requires map or sequence of maps as the value');
+    if (!isMap(source)) throw new YamlError('yaml: map merge requires map or sequence of maps as the value');
     for (const [key, value] of this.members(source)) if (!into.has(key)) into.set(key, value);
   }
 
   /** A key as a string: a scalar's resolved value written out; null and collections are refused, as OPA refuses them. */
-  private key(node: YamlNode | null | undefined): string {
-    if (node?.type === 'ALIAS') return this.alias(node, (target) => this.key(target));
-    if (!node || node.items !== undefined) throw new YamlError(`yaml: invalid map key: ${node ? 'a collection' : 'null'}`);
-    const json = scalarJson(node);
+  private key(node: YamlNode): string {
+    if (isAlias(node)) return this.alias(node, (target) => this.key(target));
+    if (!node || isMap(node) || isSeq(node)) throw new YamlError(`yaml: invalid map key: ${node ? 'a collection' : 'null'}`);
+    const json = scalarJson(node as Scalar);
     if (json === 'null') throw new YamlError('yaml: invalid map key: null');
     return json.startsWith('"') ? (JSON.parse(json) as string) : json;
   }
 
-  private alias<T>(node: YamlNode, use: (target: YamlNode) => T): T {
-    const target = node.source;
+  private alias<T>(node: Alias, use: (target: Node) => T): T {
+    const target = this.targets.get(node);
     if (!target) throw new YamlError('yaml: unknown anchor referenced');
     if (this.expanding.has(target)) throw new YamlError('yaml: anchor value contains itself');
     this.expanding.add(target);
@@ -160,7 +152,9 @@ function allowedAliasRatio(decoded: number): number {
 }
 
 /** A scalar's JSON: quoted and block scalars and `!!str` are strings, `!!binary` is decoded, plain ones are resolved. */
-function scalarJson(node: YamlNode): string {
+function scalarJson(node: Scalar): string {
+  // The parser decodes `!!binary` itself (a Uint8Array) whatever the schema.
+  if (node.value instanceof Uint8Array) return JSON.stringify(Buffer.from(node.value).toString('utf8'));
   const text = typeof node.value === 'string' ? node.value : String(node.value ?? '');
   if (node.tag === BINARY_TAG) return JSON.stringify(Buffer.from(text.replace(/\s+/g, ''), 'base64').toString('utf8'));
   if (node.type !== 'PLAIN' || node.tag === STR_TAG) return JSON.stringify(text);

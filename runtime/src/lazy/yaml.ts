@@ -1,7 +1,7 @@
 /**
- * `yaml`, loaded on first use (see lazy-module.ts): a YAML config file, a bundle's `.yaml`
- * data files, the `yaml.*` builtins of a policy, a request body in YAML. What the runtime and
- * opa-wasm call of it.
+ * `yaml` version 1, loaded on first use (see lazy-module.ts): a YAML config file and the `yaml.*`
+ * builtins of a policy (opa-wasm's, written for this version). What the runtime and opa-wasm call
+ * of it. Request bodies and bundle data files are read by version 2 (yaml2.ts).
  */
 import type * as YAML from 'yaml';
 import { lazyModule } from './lazy-module';
@@ -10,5 +10,3 @@ const load = lazyModule<typeof YAML>('yaml');
 
 export const parse = ((...args: unknown[]) => (load().parse as (...a: unknown[]) => unknown)(...args)) as typeof YAML.parse;
 export const stringify = ((...args: unknown[]) => (load().stringify as (...a: unknown[]) => unknown)(...args)) as typeof YAML.stringify;
-export const parseAllDocuments = ((...args: unknown[]) =>
-  (load().parseAllDocuments as (...a: unknown[]) => unknown)(...args)) as typeof YAML.parseAllDocuments;

@@ -173,6 +173,8 @@ const rows: Row[] = [
   { name: 'malformed YAML', method: 'POST', path: '/v1/data/app/echo/got', headers: yaml, body: 'input: [unclosed\n', messagePrefix: 'body contains malformed input document: ' },
   { name: 'a YAML body, a null key', method: 'POST', path: '/v1/data/app/echo/got', headers: yaml, body: 'input:\n  ~: c\n', messagePrefix: 'body contains malformed input document: ' },
   { name: 'a YAML body, an unknown alias', method: 'POST', path: '/v1/data/app/echo/got', headers: yaml, body: 'input: [a, *x]\n', messagePrefix: 'body contains malformed input document: ' },
+  { name: 'a YAML body, an anchor defined again', method: 'POST', path: '/v1/data/app/echo/got', headers: yaml, body: 'input: [&x 1, *x, &x 2, *x, {a: &x 3}, *x]\n' },
+  { name: 'a YAML body over the limit', method: 'POST', path: '/v1/data/app/echo/got', headers: yaml, body: `input:\n${Array.from({ length: 500 }, (_, i) => `  k${i}: ${i}\n`).join('')}` },
   { name: 'a YAML body, an anchor inside itself', method: 'POST', path: '/v1/data/app/echo/got', headers: yaml, body: 'input: &a [*a]\n', messagePrefix: 'body contains malformed input document: ' },
   {
     name: 'a YAML alias bomb',
