@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { ConfigError, errorMessage } from '../errors';
+import { yamlToJson } from '../yaml-json';
 
 /**
  * Reads OPA's configuration file: JSON (what the construct writes) or YAML (`.yaml`/`.yml`, what
- * users of OPA already have), and replaces `${NAME}` references with environment values so secrets
- * stay out of the layer (https://www.openpolicyagent.org/docs/configuration#environment-variable-substitution).
+ * users of OPA already have, read with go-yaml's rules as OPA's `util.Unmarshal` reads it), and
+ * replaces `${NAME}` references with environment values so secrets stay out of the layer
+ * (https://www.openpolicyagent.org/docs/configuration#environment-variable-substitution).
  *
  * OPA substitutes in the raw text; this does it in parsed string values instead, so a value with a
  * quote or a newline cannot change the document's structure. As in OPA, an unset variable becomes
@@ -23,7 +24,7 @@ export function readConfigFile(file: string, lookup: (name: string) => string | 
   const yaml = ext === '.yaml' || ext === '.yml';
   let parsed: unknown;
   try {
-    parsed = yaml ? parseYaml(text) : JSON.parse(text);
+    parsed = JSON.parse(yaml ? yamlToJson(text) : text);
   } catch (err) {
     throw new ConfigError(`the configuration file ${file} is not valid ${yaml ? 'YAML' : 'JSON'}: ${errorMessage(err)}`, { cause: err });
   }

@@ -1,7 +1,7 @@
 /**
- * `yaml` version 1, loaded on first use (see lazy-module.ts): a YAML config file and the `yaml.*`
- * builtins of a policy (opa-wasm's, written for this version). What the runtime and opa-wasm call
- * of it. Request bodies and bundle data files are read by version 2 (yaml2.ts).
+ * `yaml` version 1, loaded on first use (see lazy-module.ts): the `yaml.*` builtins of a policy
+ * (opa-wasm's, written for this version), what opa-wasm calls of it. Everything the runtime reads
+ * in YAML (config file, request bodies, bundle data files) is read by version 2 (yaml2.ts).
  */
 import type * as YAML from 'yaml';
 import { lazyModule } from './lazy-module';

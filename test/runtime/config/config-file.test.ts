@@ -58,6 +58,15 @@ describe('readConfigFile', () => {
     expect(readConfigFile(write(name, text), lookup)).toEqual({ services: { acme: { url: 'https://bundles.example.com' } }, bundles: { authz: { service: 'acme' } } });
   });
 
+  test('GIVEN a YAML file WHEN read THEN its scalars are read with go-yaml\'s rules, as OPA reads its configuration', () => {
+    // Read as YAML 1.2 (the yaml package's default), 010 is 10, 1_000 a string, and the repeated key an error.
+    const text = 'decision_logs:\n  reporting:\n    min_delay_seconds: 010\n    max_delay_seconds: 1_000\n    max_delay_seconds: 600\nlabels:\n  on: yes\n';
+    expect(readConfigFile(write('config.yaml', text), lookup)).toEqual({
+      decision_logs: { reporting: { min_delay_seconds: 8, max_delay_seconds: 600 } },
+      labels: { on: 'yes' },
+    });
+  });
+
   test.each(['config.json', 'config.yaml'])('GIVEN an empty %s WHEN read THEN the configuration is empty', (name) => {
     const text = name.endsWith('.json') ? 'null' : '';
     expect(readConfigFile(write(name, text), lookup)).toEqual({});
